@@ -1,0 +1,36 @@
+// This file is part of OpenCV project.
+// It is subject to the license terms in the LICENSE file found in the top-level directory
+// of this distribution and at http://opencv.org/license.html.
+
+#ifndef OPENCV_SEMFLOW_HPP
+#define OPENCV_SEMFLOW_HPP
+
+/**
+@defgroup semflow Dense semantic correspondence (SFNet)
+
+Dense semantic flow between two images of *different* instances of one object
+category (two cats, two cars), after Lee et al., "SFNet: Learning Object-aware
+Semantic Correspondence", CVPR 2019.
+
+The module has three parts:
+- two custom cv::dnn layers, `org.opencv.semflow.Correlation` and
+  `org.opencv.semflow.KernelSoftArgmax`, registered by cv::semflow::registerLayers()
+  so that SFNet ONNX graphs load with cv::dnn::readNetFromONNX;
+- cv::SemanticFlow, a cv::DenseOpticalFlow that runs such a model on two images;
+- flow utilities (warping, keypoint transfer, visualisation) and the loaders and
+  PCK metric of the public benchmarks (PF-PASCAL, PF-WILLOW, SPair-71k).
+*/
+
+#include "opencv2/semflow/layers.hpp"
+
+#if __has_include("opencv2/semflow/semantic_flow.hpp")
+#include "opencv2/semflow/semantic_flow.hpp"
+#endif
+#if __has_include("opencv2/semflow/flow_utils.hpp")
+#include "opencv2/semflow/flow_utils.hpp"
+#endif
+#if __has_include("opencv2/semflow/benchmark.hpp")
+#include "opencv2/semflow/benchmark.hpp"
+#endif
+
+#endif  // OPENCV_SEMFLOW_HPP
