@@ -7,6 +7,8 @@
 // edited by hand and converted between tools, and a silently skipped row would change the
 // benchmark number without anyone noticing.
 
+#include "precomp.hpp"
+
 #include "opencv2/semflow/benchmark.hpp"
 
 #include <algorithm>

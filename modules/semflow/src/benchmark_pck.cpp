@@ -6,8 +6,13 @@
 // same benchmark differ in the threshold length, the transfer direction and the averaging,
 // and a number is only meaningful together with those choices.
 
+#include "precomp.hpp"
+
 #include "opencv2/semflow/benchmark.hpp"
+#include "opencv2/semflow/flow_utils.hpp"
+#ifdef HAVE_OPENCV_IMGCODECS
 #include "opencv2/imgcodecs.hpp"
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -112,34 +117,6 @@ String PCKProtocol::describe() const
     return s;
 }
 
-void transferPointsByFlow(InputArray flow_, const std::vector<Point2f>& points, std::vector<Point2f>& out)
-{
-    Mat flow = flow_.getMat();
-    if (flow.empty() || flow.type() != CV_32FC2 || flow.dims != 2)
-        CV_Error(Error::StsBadArg, "expected a 2-D CV_32FC2 flow (dx, dy in pixels), got " +
-                                   (flow.empty() ? std::string("an empty array") : typeToString(flow.type())));
-    std::vector<Point2f> result(points.size());
-    const int W = flow.cols, H = flow.rows;
-    for (size_t i = 0; i < points.size(); ++i)
-    {
-        const Point2f p = points[i];
-        if (!std::isfinite(p.x) || !std::isfinite(p.y))
-            CV_Error(Error::StsBadArg, "cannot transfer a non-finite point");
-        // Clamp to the pixel-centre range: outside it the flow is extended by its border.
-        const float x = std::min(std::max(p.x, 0.f), (float)(W - 1));
-        const float y = std::min(std::max(p.y, 0.f), (float)(H - 1));
-        const int x0 = std::min((int)std::floor(x), std::max(W - 2, 0));
-        const int y0 = std::min((int)std::floor(y), std::max(H - 2, 0));
-        const int x1 = std::min(x0 + 1, W - 1), y1 = std::min(y0 + 1, H - 1);
-        const float fx = x - x0, fy = y - y0;
-        const Vec2f a = flow.at<Vec2f>(y0, x0), b = flow.at<Vec2f>(y0, x1);
-        const Vec2f c = flow.at<Vec2f>(y1, x0), d = flow.at<Vec2f>(y1, x1);
-        const Vec2f v = (a * (1 - fx) + b * fx) * (1 - fy) + (c * (1 - fx) + d * fx) * fy;
-        result[i] = Point2f(p.x + v[0], p.y + v[1]);
-    }
-    out.swap(result);
-}
-
 double PairPCK::pck(size_t alphaIndex) const
 {
     CV_Assert(alphaIndex < correct.size());
@@ -185,7 +162,7 @@ PairPCK evaluatePairPCK(const KeypointPair& pair, InputArray flow_, const PCKPro
     r.numKeypoints = (int)from.size();
     if (from.empty())
         return r;
-    transferPointsByFlow(flow, from, r.predicted);
+    transferKeypoints(from, flow, r.predicted);  // bilinear, border-clamped (flow_utils)
 
     const Size dstSize = s2t ? pair.targetSize : pair.sourceSize;
     double L = 0;
@@ -332,6 +309,10 @@ PCKResult evaluateBenchmark(const std::vector<KeypointPair>& pairs, const FlowFu
     checkProtocol(protocol);
     if (!computeFlow)
         CV_Error(Error::StsBadArg, "evaluateBenchmark needs a flow function");
+#ifndef HAVE_OPENCV_IMGCODECS
+    CV_Error(Error::StsNotImplemented, "evaluateBenchmark reads images and needs OpenCV built with imgcodecs; "
+                                       "compute the flows yourself and call computePCK()");
+#endif
     std::vector<PairPCK> results;
     const int total = (int)pairs.size();
     for (int i = 0; i < total; ++i)

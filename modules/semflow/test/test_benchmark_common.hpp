@@ -7,11 +7,7 @@
 #ifndef OPENCV_SEMFLOW_TEST_BENCHMARK_COMMON_HPP
 #define OPENCV_SEMFLOW_TEST_BENCHMARK_COMMON_HPP
 
-#ifdef SEMFLOW_STANDALONE_TESTS
-#include <gtest/gtest.h>
-#else
 #include "test_precomp.hpp"
-#endif
 
 #include "opencv2/semflow/benchmark.hpp"
 
@@ -28,11 +24,7 @@ namespace {
 
 inline std::string benchmarkData(const std::string& rel)
 {
-#ifdef SEMFLOW_TEST_DATA_DIR
-    return std::string(SEMFLOW_TEST_DATA_DIR) + "/benchmarks/" + rel;
-#else
-    return cvtest::findDataDirectory("semflow/benchmarks") + rel;
-#endif
+    return semflowTestData("benchmarks/" + rel);
 }
 
 inline bool fileExists(const std::string& path)

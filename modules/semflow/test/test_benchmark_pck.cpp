@@ -48,7 +48,7 @@ const PCKRow& rowOf(const PCKResult& r, const std::string& category)
     throw std::runtime_error("no class " + category);
 }
 
-// ---- transferPointsByFlow --------------------------------------------------------------
+// ---- keypoint transfer (cv::semflow::transferKeypoints, which PCK rests on) -----------
 
 TEST(Semflow_Benchmark_PCK, transferSamplesFlowBilinearly)
 {
@@ -63,7 +63,7 @@ TEST(Semflow_Benchmark_PCK, transferSamplesFlowBilinearly)
     flow.at<cv::Vec2f>(1, 1) = cv::Vec2f(8, 50);
     flow.at<cv::Vec2f>(1, 2) = cv::Vec2f(1, 1);
     std::vector<cv::Point2f> out;
-    transferPointsByFlow(flow, {cv::Point2f(0.5f, 0.25f), cv::Point2f(2, 1), cv::Point2f(5, -3), cv::Point2f(1, 0)}, out);
+    transferKeypoints({cv::Point2f(0.5f, 0.25f), cv::Point2f(2, 1), cv::Point2f(5, -3), cv::Point2f(1, 0)}, flow, out);
     ASSERT_EQ(out.size(), 4u);
     EXPECT_NEAR(out[0].x, 0.5 + 2.25, 1e-6);
     EXPECT_NEAR(out[0].y, 0.25 + 21.25, 1e-6);
@@ -87,7 +87,7 @@ TEST(Semflow_Benchmark_PCK, transferIsExactForAnAffineFlow)
     for (int i = 0; i < 50; ++i)
         pts.emplace_back(rng.uniform(0.f, 22.f), rng.uniform(0.f, 16.f));
     std::vector<cv::Point2f> out;
-    transferPointsByFlow(flow, pts, out);
+    transferKeypoints(pts, flow, out);
     for (size_t i = 0; i < pts.size(); ++i)
     {
         const float x = pts[i].x, y = pts[i].y;
@@ -96,7 +96,7 @@ TEST(Semflow_Benchmark_PCK, transferIsExactForAnAffineFlow)
     }
     expectThrowsWith([] {
         std::vector<cv::Point2f> o;
-        transferPointsByFlow(cv::Mat::zeros(4, 4, CV_32FC1), {cv::Point2f(1, 1)}, o);
+        transferKeypoints({cv::Point2f(1, 1)}, cv::Mat::zeros(4, 4, CV_32FC1), o);
     }, {"CV_32FC2", "CV_32FC1"});
 }
 

@@ -161,16 +161,6 @@ CV_EXPORTS TransferDirection parseTransferDirection(const String& name);
 //! The name parseTransferDirection() accepts.
 CV_EXPORTS String transferDirectionName(TransferDirection direction);
 
-/** @brief Moves points by a dense flow, sampling the flow bilinearly at subpixel positions.
-
-`out[i] = points[i] + flow(points[i])`, the flow convention of cv::DenseOpticalFlow and
-cv::SemanticFlow (CV_32FC2, dx then dy, in pixels, at the size of the image the points
-lie in). Pixel centres are at integer coordinates; points outside the image sample the
-nearest border value.
-*/
-CV_EXPORTS void transferPointsByFlow(InputArray flow, const std::vector<Point2f>& points,
-                                     std::vector<Point2f>& out);
-
 /** @brief The PCK outcome of one pair. */
 struct CV_EXPORTS PairPCK
 {
