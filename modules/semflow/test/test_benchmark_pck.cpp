@@ -168,6 +168,21 @@ TEST(Semflow_Benchmark_PCK, pfPascalImageSquareThreshold)
     EXPECT_NEAR(r.pairs[0].normalizedErrors[0], std::sqrt(0.0036 + 0.0225), 1e-9);
 }
 
+TEST(Semflow_Benchmark_PCK, pfPascalImageSquareTargetToSourceIsSFNetsProtocol)
+{
+    // SFNet's PF-PASCAL protocol (semflow_eval's default there): t2s, scored in the source
+    // resized to a square. pair 1 (source 40x30): (3,3): sqrt((3/40)^2 + (3/30)^2) = 0.125;
+    // (0,5.5): 5.5/30 = 0.1833; (11,0): 11/40 = 0.275 -> alphas 0.05, 0.1, 0.15: 0, 0, 1 of 3
+    // pair 2 (source 32x32): (2.5,0): 0.078; (2,6): sqrt(0.0039 + 0.0352) = 0.1976 -> 0, 1, 1 of 2
+    // pair 4: 1, 1, 1.  per pair: (1/3, (0 + 1/2 + 1)/3 = 1/2, (1/3 + 1/2 + 1)/3 = 11/18)
+    std::vector<KeypointPair> pairs = loadPFPascalPairs(benchmarkData("pf-pascal/test_pairs_pf_pascal.csv"));
+    PCKResult r = evaluateBenchmark(pairs, zeroFlow,
+                                    protocol({0.05f, 0.1f, 0.15f}, PCK_THRESHOLD_IMAGE_SQUARE, TRANSFER_TARGET_TO_SOURCE));
+    expectValues(r.overall.perPair, {1.0 / 3, 0.5, 11.0 / 18}, "per pair");
+    EXPECT_NEAR(r.pairs[0].normalizedErrors[0], 0.125, 1e-9);
+    EXPECT_EQ(r.pairs[0].referenceLength, 0);  // no single length: per-axis normalisation
+}
+
 TEST(Semflow_Benchmark_PCK, pfPascalBboxThresholdUsesLpckOfTheSource)
 {
     // bbox_test_pairs_pf_pascal.csv: L_pck = 24, 20, 10, 16 (the source object's box side).
