@@ -257,6 +257,16 @@ int main(int argc, char** argv)
             method = "identity (zero) flow";
         }
 
+        int annotated = 0;
+        for (const cv::semflow::KeypointPair& p : pairs)
+            annotated += p.numValid() > 0 ? 1 : 0;
+        if (annotated == 0)
+            CV_Error(cv::Error::StsBadArg,
+                     "no pair of the " + opt.dataset + " " + opt.split + " list under '" + opt.root +
+                         "' has a keypoint annotated in both images: a PF-PASCAL list must carry the XA,YA,XB,YB "
+                         "columns (WeakAlign/SFNet CSVs; lists that keep keypoints in Annotations/*.mat are not "
+                         "read), and training lists have none");
+
         const std::string label = opt.dataset + " " + opt.split + ", " + method;
         std::cerr << "semflow_eval: " << pairs.size() << " pairs, " << method << "\n";
         Progress progress(true);
