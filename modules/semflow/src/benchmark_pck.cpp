@@ -406,9 +406,9 @@ String PCKResult::table() const
     o << cv::format("%-16s %6s %7s", "class", "pairs", "kps");
     for (float a : protocol.alphas)
         o << cv::format(" %9s", ("@" + fmtAlpha(a)).c_str());
-    o << "   (PCK %, averaged per pair)\n";
-    auto line = [&](const std::string& name, int pairs, int kps, const std::vector<double>& v) {
-        o << cv::format("%-16s %6d %7d", name.c_str(), pairs, kps);
+    o << "   (PCK %; class rows averaged per pair)\n";
+    auto line = [&](const std::string& name, int nPairs, int kps, const std::vector<double>& v) {
+        o << cv::format("%-16s %6d %7d", name.c_str(), nPairs, kps);
         for (double x : v)
             o << cv::format(" %9.2f", 100.0 * x);
         o << "\n";
