@@ -151,13 +151,16 @@ std::vector<double> parseList(const std::string& field, const std::string& where
     std::string s = trim(field);
     if (s.empty())
         return values;
+    // One trailing ';' is tolerated (an artefact of some converters); an empty item elsewhere is an error.
+    if (s.back() == ';')
+        s.pop_back();
     std::stringstream ss(s);
     std::string item;
     int k = 0;
     while (std::getline(ss, item, ';'))
         values.push_back(parseNumber(item, where, name + "[" + std::to_string(k++) + "]"));
-    if (s.back() == ';')
-        fail(where, name + " ends with ';' (an empty coordinate)");
+    if (!s.empty() && s.back() == ';')
+        fail(where, name + " has an empty coordinate at the end");
     return values;
 }
 
@@ -515,6 +518,33 @@ std::vector<KeypointPair> loadSPairPairs(const String& root, const String& split
         pairs.push_back(std::move(p));
     }
     return pairs;
+}
+
+KeypointPair resizeKeypointPair(const KeypointPair& pair, Size sourceSize, Size targetSize)
+{
+    if (pair.sourceSize.empty() || pair.targetSize.empty())
+        CV_Error(Error::StsBadArg, "resizeKeypointPair: the pair's sourceSize and targetSize must be set (" +
+                                   pair.annotation + ")");
+    if (sourceSize.empty() || targetSize.empty())
+        CV_Error(Error::StsBadArg, "resizeKeypointPair: the new sizes must be positive");
+    KeypointPair r = pair;
+    const float sxs = (float)sourceSize.width / pair.sourceSize.width;
+    const float sys = (float)sourceSize.height / pair.sourceSize.height;
+    const float sxt = (float)targetSize.width / pair.targetSize.width;
+    const float syt = (float)targetSize.height / pair.targetSize.height;
+    for (size_t i = 0; i < r.valid.size(); ++i)
+    {
+        if (!r.valid[i])
+            continue;
+        r.sourceKeypoints[i] = Point2f(r.sourceKeypoints[i].x * sxs, r.sourceKeypoints[i].y * sys);
+        r.targetKeypoints[i] = Point2f(r.targetKeypoints[i].x * sxt, r.targetKeypoints[i].y * syt);
+    }
+    r.sourceBox = Rect2f(r.sourceBox.x * sxs, r.sourceBox.y * sys, r.sourceBox.width * sxs, r.sourceBox.height * sys);
+    r.targetBox = Rect2f(r.targetBox.x * sxt, r.targetBox.y * syt, r.targetBox.width * sxt, r.targetBox.height * syt);
+    r.sourceLpck = r.targetLpck = -1.f;
+    r.sourceSize = sourceSize;
+    r.targetSize = targetSize;
+    return r;
 }
 
 std::vector<KeypointPair> loadBenchmark(const String& dataset, const String& root, const String& split)

@@ -135,6 +135,26 @@ TEST(Semflow_Benchmark_Loaders, pfPascalBadNumberNamesFileAndLine)
     expectThrowsWith([&] { loadPFPascalPairs(f); }, {f + ":3", "XA[1]", "'x'"});
 }
 
+TEST(Semflow_Benchmark_Loaders, pfPascalToleratesOneTrailingSeparatorAndQuotes)
+{
+    TempDir dir;
+    const std::string f = dir.write("ok.csv",
+                                    "source_image,target_image,class,XA,YA,XB,YB\r\n"
+                                    "a.jpg,\"b.jpg\",cat,1;2;,3; 4,5;nan,7;8\r\n");
+    std::vector<KeypointPair> pairs = loadPFPascalPairs(f);
+    ASSERT_EQ(pairs.size(), 1u);
+    EXPECT_EQ(pairs[0].category, "cat");  // a class name instead of an index
+    EXPECT_EQ(pairs[0].sourceKeypoints[0], cv::Point2f(1, 3));
+    EXPECT_EQ(pairs[0].targetKeypoints[0], cv::Point2f(5, 7));
+    EXPECT_EQ(pairs[0].valid, std::vector<uchar>({1, 0}));  // nan in the target: not annotated
+    EXPECT_EQ(pairs[0].targetImage, dir.path() + "/b.jpg");
+
+    const std::string g = dir.write("bad.csv",
+                                    "source_image,target_image,class,XA,YA,XB,YB\n"
+                                    "a.jpg,b.jpg,1,1;;2,3;4;5,5;6;7,7;8;9\n");
+    expectThrowsWith([&] { loadPFPascalPairs(g); }, {g + ":2", "empty XA[1]"});
+}
+
 TEST(Semflow_Benchmark_Loaders, pfPascalCoordinateCountMismatch)
 {
     TempDir dir;

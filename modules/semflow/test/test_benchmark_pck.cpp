@@ -279,6 +279,43 @@ TEST(Semflow_Benchmark_PCK, computePCKMatchesEvaluateBenchmark)
     expectThrowsWith([&] { computePCK(pairs, flows, proto); }, {"target image size is needed"});
 }
 
+TEST(Semflow_Benchmark_PCK, imageSquareIsInvariantUnderResizing)
+{
+    // Scoring at a working resolution (e.g. 320x320, what a training loop has) gives the same
+    // 'image-square' PCK as at the original size, because errors are normalised per axis.
+    // Original: pair 1, t2s, constant flow (-3, -3) on the 50x20 target. Resized: both images
+    // 320x320, and the same correspondence expressed there: a 320x320 target pixel (x, y) is the
+    // original (x/6.4, y/16), which goes to source (x/6.4 - 3, y/16 - 3), i.e. 320x320 source
+    // pixel ((x/6.4 - 3) * 8, (y/16 - 3) * 32/3).
+    std::vector<KeypointPair> pairs = loadPFPascalPairs(benchmarkData("pf-pascal/test_pairs_pf_pascal.csv"));
+    KeypointPair p = pairs[0];
+    p.sourceSize = cv::Size(40, 30);
+    p.targetSize = cv::Size(50, 20);
+    const PCKProtocol proto = protocol({0.05f, 0.1f, 0.15f, 0.2f, 0.3f}, PCK_THRESHOLD_IMAGE_SQUARE, TRANSFER_TARGET_TO_SOURCE);
+    PairPCK original = evaluatePairPCK(p, cv::Mat(20, 50, CV_32FC2, cv::Scalar(-3, -3)), proto, 0);
+
+    KeypointPair q = resizeKeypointPair(p, cv::Size(320, 320), cv::Size(320, 320));
+    EXPECT_NEAR(q.sourceKeypoints[1].x, 10 * 8.0, 1e-4);          // x scaled by 320/40
+    EXPECT_NEAR(q.sourceKeypoints[1].y, 10 * 320.0 / 30, 1e-4);   // y scaled by 320/30
+    EXPECT_NEAR(q.targetKeypoints[2].x, 31 * 6.4, 1e-4);
+    EXPECT_NEAR(q.targetKeypoints[2].y, 15 * 16.0, 1e-4);
+    EXPECT_LT(q.sourceLpck, 0.f);
+    cv::Mat flow(320, 320, CV_32FC2);
+    for (int y = 0; y < 320; ++y)
+        for (int x = 0; x < 320; ++x)
+        {
+            const float tx = x / 6.4f, ty = y / 16.f;  // the original target position
+            flow.at<cv::Vec2f>(y, x) = cv::Vec2f((tx - 3) * 8.f - x, (ty - 3) * (320.f / 30) - y);
+        }
+    PairPCK resized = evaluatePairPCK(q, flow, proto, 0);
+    EXPECT_EQ(resized.correct, original.correct);
+    ASSERT_EQ(resized.normalizedErrors.size(), original.normalizedErrors.size());
+    for (size_t i = 0; i < original.normalizedErrors.size(); ++i)
+        EXPECT_NEAR(resized.normalizedErrors[i], original.normalizedErrors[i], 1e-5) << i;
+    expectThrowsWith([&] { resizeKeypointPair(pairs[0], cv::Size(320, 320), cv::Size(320, 320)); },
+                     {"sourceSize and targetSize must be set"});
+}
+
 // ---- PF-WILLOW fixture ----------------------------------------------------------------
 // car(G): 48x36 -> 48x36, A x = 0,4,..,36, B x = 0,5,..,45, y = 10: errors 0,1,..,9
 // duck(S): 30x40 -> 30x40, B = A + (1,1): every error sqrt(2) = 1.414

@@ -114,6 +114,18 @@ CV_EXPORTS std::vector<KeypointPair> loadSPairPairs(const String& root, const St
 CV_EXPORTS std::vector<KeypointPair> loadBenchmark(const String& dataset, const String& root,
                                                    const String& split);
 
+/** @brief The same pair in images resized to other sizes (e.g. the network input size).
+
+Keypoints and boxes are scaled per axis by new/old size; the `L_pck` values are dropped
+(set negative) because a length has no single scale under anisotropic resizing. Use it to
+score flows computed at a working resolution: PCK with PCK_THRESHOLD_IMAGE_SQUARE is exactly
+invariant under this resizing (errors are normalised per axis), the other thresholds are not.
+@param pair a pair whose sourceSize and targetSize are set.
+@param sourceSize the new source size.
+@param targetSize the new target size.
+*/
+CV_EXPORTS KeypointPair resizeKeypointPair(const KeypointPair& pair, Size sourceSize, Size targetSize);
+
 /** @brief What the PCK threshold length L is measured on. */
 enum PCKThreshold
 {
