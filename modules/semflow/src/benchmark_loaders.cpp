@@ -10,13 +10,13 @@
 #include "precomp.hpp"
 
 #include "opencv2/semflow/benchmark.hpp"
+#include "opencv2/core/utils/filesystem.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -24,8 +24,6 @@
 
 namespace cv {
 namespace semflow {
-
-namespace fs = std::filesystem;
 
 int KeypointPair::numValid() const
 {
@@ -169,35 +167,74 @@ bool isMissing(double x, double y)
     return std::isnan(x) || std::isnan(y) || (x == -1 && y == -1);
 }
 
+// Path helpers on strings: OpenCV's in-tree builds may be C++11, so no std::filesystem.
+bool isSep(char c)
+{
+    return c == '/' || c == '\\';
+}
+
+std::string joinPath(const std::string& a, const std::string& b)
+{
+    if (a.empty())
+        return b;
+    return isSep(a.back()) ? a + b : a + "/" + b;
+}
+
+std::vector<std::string> pathParts(const std::string& p)
+{
+    std::vector<std::string> parts;
+    std::string cur;
+    for (char c : p)
+    {
+        if (isSep(c))
+        {
+            if (!cur.empty() && cur != ".")
+                parts.push_back(cur);
+            cur.clear();
+        }
+        else
+            cur += c;
+    }
+    if (!cur.empty() && cur != ".")
+        parts.push_back(cur);
+    return parts;
+}
+
+bool fileExists(const std::string& p)
+{
+    return utils::fs::exists(p);
+}
+
 // Root + relative image path; if that does not exist but the path without its leading
 // directories does, that one (the CSV lists "PF-dataset-PASCAL/JPEGImages/x.jpg" while the
 // user points at the PF-dataset-PASCAL folder itself).
 std::string resolveImage(const std::string& root, const std::string& rel)
 {
-    fs::path relPath(rel);
-    if (relPath.is_absolute())
+    if (!rel.empty() && isSep(rel[0]))
         return rel;
-    fs::path full = fs::path(root) / relPath;
-    if (fs::exists(full))
-        return full.string();
-    std::vector<fs::path> parts(relPath.begin(), relPath.end());
+    const std::string full = joinPath(root, rel);
+    if (fileExists(full))
+        return full;
+    const std::vector<std::string> parts = pathParts(rel);
     for (size_t skip = 1; skip < parts.size(); ++skip)
     {
-        fs::path candidate(root);
+        std::string candidate = root;
         for (size_t i = skip; i < parts.size(); ++i)
-            candidate /= parts[i];
-        if (fs::exists(candidate))
-            return candidate.string();
+            candidate = joinPath(candidate, parts[i]);
+        if (fileExists(candidate))
+            return candidate;
     }
-    return full.string();  // reported when the image is read
+    return full;  // reported when the image is read
 }
 
 std::string defaultRoot(const std::string& csvFile, const std::string& imageRoot)
 {
     if (!imageRoot.empty())
         return imageRoot;
-    fs::path parent = fs::path(csvFile).parent_path();
-    return parent.empty() ? std::string(".") : parent.string();
+    size_t k = csvFile.find_last_of("/\\");
+    if (k == std::string::npos)
+        return ".";
+    return k == 0 ? std::string("/") : csvFile.substr(0, k);
 }
 
 Rect2f parseBox(const std::string& field, const std::string& where, const std::string& name)
@@ -343,8 +380,8 @@ std::vector<KeypointPair> loadPFWillowPairs(const String& csvFile, const String&
         p.annotation = where;
         if (f[0].empty() || f[1].empty())
             fail(where, "empty image name");
-        fs::path a(f[0]);
-        p.category = a.parent_path().filename().string();
+        const std::vector<std::string> partsA = pathParts(f[0]);
+        p.category = partsA.size() >= 2 ? partsA[partsA.size() - 2] : std::string();
         if (p.category.empty())
             fail(where, "imageA '" + f[0] + "' has no class folder (expected e.g. PF-dataset/car(G)/name.png)");
         p.sourceImage = resolveImage(root, f[0]);
@@ -430,7 +467,7 @@ std::string nodeString(const FileNode& n, const std::string& where, const std::s
 
 KeypointPair loadSPairAnnotation(const String& jsonFile, const String& imageRoot)
 {
-    if (!fs::exists(jsonFile))
+    if (!fileExists(jsonFile))
         CV_Error(Error::StsObjectNotFound, "SPair-71k pair annotation '" + jsonFile + "' does not exist");
     FileStorage st;
     try
@@ -455,8 +492,8 @@ KeypointPair loadSPairAnnotation(const String& jsonFile, const String& imageRoot
     p.category = nodeString(r["category"], where, "category");
     const std::string src = nodeString(r["src_imname"], where, "src_imname");
     const std::string trg = nodeString(r["trg_imname"], where, "trg_imname");
-    p.sourceImage = (fs::path(imageRoot) / p.category / src).string();
-    p.targetImage = (fs::path(imageRoot) / p.category / trg).string();
+    p.sourceImage = joinPath(joinPath(imageRoot, p.category), src);
+    p.targetImage = joinPath(joinPath(imageRoot, p.category), trg);
 
     std::vector<uchar> okS, okT;
     p.sourceKeypoints = nodePoints(r["src_kps"], where, "src_kps", okS);
@@ -492,11 +529,10 @@ KeypointPair loadSPairAnnotation(const String& jsonFile, const String& imageRoot
 std::vector<KeypointPair> loadSPairPairs(const String& root, const String& split, const String& layout)
 {
     const std::string sp = split == "train" ? std::string("trn") : std::string(split);
-    const fs::path base(root);
-    const std::string layoutFile = (base / "Layout" / std::string(layout) / (sp + ".txt")).string();
+    const std::string layoutFile = joinPath(joinPath(joinPath(root, "Layout"), layout), sp + ".txt");
     const std::vector<std::string> lines = readLines(layoutFile, "SPair-71k layout file");
-    const fs::path annDir = base / "PairAnnotation" / sp;
-    const std::string imageRoot = (base / "JPEGImages").string();
+    const std::string annDir = joinPath(joinPath(root, "PairAnnotation"), sp);
+    const std::string imageRoot = joinPath(root, "JPEGImages");
     std::vector<KeypointPair> pairs;
     for (size_t ln = 0; ln < lines.size(); ++ln)
     {
@@ -508,12 +544,12 @@ std::vector<KeypointPair> loadSPairPairs(const String& root, const String& split
         const size_t colon = name.rfind(':');
         if (colon == std::string::npos || std::count(name.begin(), name.begin() + colon, '-') < 2)
             fail(where, "expected '<id>-<source>-<target>:<category>', got '" + name + "'");
-        const fs::path json = annDir / (name + ".json");
-        if (!fs::exists(json))
-            fail(where, "the pair annotation '" + json.string() + "' does not exist");
-        KeypointPair p = loadSPairAnnotation(json.string(), imageRoot);
+        const std::string json = joinPath(annDir, name + ".json");
+        if (!fileExists(json))
+            fail(where, "the pair annotation '" + json + "' does not exist");
+        KeypointPair p = loadSPairAnnotation(json, imageRoot);
         if (p.category != name.substr(colon + 1))
-            fail(where, "the layout names category '" + name.substr(colon + 1) + "' but " + json.string() +
+            fail(where, "the layout names category '" + name.substr(colon + 1) + "' but " + json +
                         " says '" + p.category + "'");
         pairs.push_back(std::move(p));
     }
@@ -577,10 +613,10 @@ std::vector<KeypointPair> loadBenchmark(const String& dataset, const String& roo
 
     for (const std::string& c : candidates)
     {
-        fs::path file = fs::path(root) / c;
-        if (fs::exists(file))
-            return d.find("willow") != std::string::npos ? loadPFWillowPairs(file.string(), root)
-                                                          : loadPFPascalPairs(file.string(), root);
+        const std::string file = joinPath(root, c);
+        if (fileExists(file))
+            return d.find("willow") != std::string::npos ? loadPFWillowPairs(file, root)
+                                                          : loadPFPascalPairs(file, root);
     }
     std::string tried;
     for (const std::string& c : candidates)

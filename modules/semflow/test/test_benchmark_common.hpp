@@ -10,10 +10,9 @@
 #include "test_precomp.hpp"
 
 #include "opencv2/semflow/benchmark.hpp"
+#include "opencv2/core/utils/filesystem.hpp"
 
-#include <atomic>
-#include <chrono>
-#include <filesystem>
+#include <cstdio>
 #include <fstream>
 #include <functional>
 #include <initializer_list>
@@ -29,7 +28,7 @@ inline std::string benchmarkData(const std::string& rel)
 
 inline bool fileExists(const std::string& path)
 {
-    return std::filesystem::exists(path);
+    return cv::utils::fs::exists(path);
 }
 
 // A fresh directory under the system temp dir, removed with everything in it at scope exit.
@@ -38,30 +37,28 @@ class TempDir
 public:
     TempDir()
     {
-        static std::atomic<int> counter(0);
-        namespace fs = std::filesystem;
-        const ::testing::TestInfo* info = ::testing::UnitTest::GetInstance()->current_test_info();
-        std::string name = std::string("semflow_") + (info ? info->name() : "test") + "_" +
-                           std::to_string((long long)std::chrono::steady_clock::now().time_since_epoch().count()) + "_" + std::to_string(counter++);
-        path_ = (fs::temp_directory_path() / name).string();
-        fs::remove_all(path_);
-        fs::create_directories(path_);
+        // cv::tempfile gives a unique name (and may create the file); the directory goes next to it.
+        name_ = cv::tempfile();
+        path_ = name_ + ".d";
+        cv::utils::fs::remove_all(path_);
+        cv::utils::fs::createDirectories(path_);
     }
     ~TempDir()
     {
-        std::error_code ec;
-        std::filesystem::remove_all(path_, ec);
+        cv::utils::fs::remove_all(path_);
+        std::remove(name_.c_str());
     }
     const std::string& path() const { return path_; }
     std::string write(const std::string& rel, const std::string& content) const
     {
-        std::filesystem::path p = std::filesystem::path(path_) / rel;
-        std::filesystem::create_directories(p.parent_path());
-        std::ofstream(p.string(), std::ios::binary) << content;
-        return p.string();
+        const std::string p = path_ + "/" + rel;
+        cv::utils::fs::createDirectories(p.substr(0, p.rfind('/')));
+        std::ofstream(p.c_str(), std::ios::binary) << content;
+        return p;
     }
 
 private:
+    std::string name_;
     std::string path_;
 };
 
