@@ -109,16 +109,22 @@ TEST(SfnetExport, graphFollowsTheContract)
             EXPECT_TRUE(hasKernel) << n.name();
         }
         if (n.op_type() == "Resize")
+        {
             EXPECT_EQ(n.input_size(), 3) << "opset-11 Resize with roi and scales";
+        }
         if (n.op_type() == "KernelSoftArgmax")
         {
             EXPECT_EQ(n.input(1), n.output(0) == "grid_s2t" ? "feat3_target" : "feat3_source");
             for (const auto& a : n.attribute())
             {
                 if (a.name() == "beta")
+                {
                     EXPECT_EQ(a.f(), 40.f);
+                }
                 if (a.name() == "sigma")
+                {
                     EXPECT_EQ(a.f(), 3.f);
+                }
             }
         }
     }

@@ -401,9 +401,13 @@ TEST(SfnetModel, gradientsReachTheAdaptationLayersOnly)
     {
         const bool changed = !torch::equal(before[b.key()], b.value());
         if (b.key().rfind("backbone.", 0) == 0)
+        {
             EXPECT_FALSE(changed) << b.key();
+        }
         else if (b.key().find("running_mean") != std::string::npos)
+        {
             EXPECT_TRUE(changed) << b.key();
+        }
     }
     EXPECT_FALSE(model->resnet()->is_training());
     EXPECT_TRUE(model->adaptation3()->is_training());
