@@ -467,6 +467,13 @@ TEST(Semflow_SemanticFlow, bad_images_raise_clear_errors)
     SEMFLOW_EXPECT_THROW_MSG(sf->calc(Mat(32, 32, CV_16UC3), good, flow), "got CV_16UC3");
     SEMFLOW_EXPECT_THROW_MSG(sf->calc(good, Mat(32, 32, CV_8UC2), flow), "got CV_8UC2");
     SEMFLOW_EXPECT_THROW_MSG(sf->calc(good, Mat(32, 32, CV_64FC3), flow), "got CV_64FC3");
+    Mat scaled255;
+    good.convertTo(scaled255, CV_32F);  // forgot to divide by 255
+    SEMFLOW_EXPECT_THROW_MSG(sf->calc(scaled255, good, flow), "must lie in [0, 1]");
+    Mat withNan;
+    good.convertTo(withNan, CV_32F, 1.0 / 255);
+    withNan.at<Vec3f>(5, 7)[1] = std::numeric_limits<float>::quiet_NaN();
+    SEMFLOW_EXPECT_THROW_MSG(sf->calc(good, withNan, flow), "target image is CV_32F");
     std::vector<Mat> flows;
     SEMFLOW_EXPECT_THROW_MSG(sf->calcBatch(std::vector<Mat>{good, good}, std::vector<Mat>{good}, flows),
                              "2 sources but 1 targets");
