@@ -401,10 +401,14 @@ private:
         modelBeta_ = metadataFloat(info, "semflow.beta", 50.f, modelBetaKnown_);
         modelSigma_ = metadataFloat(info, "semflow.sigma", 5.f, modelSigmaKnown_);
 
+        // Released before OpenCV parses the file itself: for a ResNet-101 model the bytes are
+        // ~680 MB, and holding them during the import would add that much to the peak memory.
+        std::vector<char>().swap(bytes);
+
         semflow::registerLayers();
         try
         {
-            net_ = dnn::readNetFromONNX(bytes.data(), bytes.size());
+            net_ = dnn::readNetFromONNX(path);
         }
         catch (const cv::Exception& e)
         {
