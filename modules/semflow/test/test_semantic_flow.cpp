@@ -15,6 +15,7 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
+#include <cctype>
 #include <cstdio>
 #include <limits>
 #include <fstream>
@@ -338,6 +339,31 @@ TEST(Semflow_SemanticFlow, batch_of_four_equals_four_single_calls)
         ASSERT_EQ(flows[i].size(), sources[i].size());
         EXPECT_LE(cv::norm(flows[i], single, NORM_INF), 1e-4) << "pair " << i;
     }
+}
+
+TEST(Semflow_SemanticFlow, batch_larger_than_one_network_run)
+{
+    // calcBatch runs the network on at most 8 pairs at a time: 9 pairs take two runs.
+    TempModel model;
+    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path);
+    std::vector<Mat> sources, targets, flows;
+    for (int i = 0; i < 9; i++)
+    {
+        sources.push_back(codedImage(18, 16));
+        targets.push_back(codedImage(18, 16, i % 3 - 1, i / 3 - 1));
+    }
+    sf->calcBatch(sources, targets, flows);
+    ASSERT_EQ(flows.size(), 9u);
+    for (int i : {0, 7, 8})
+    {
+        Mat single;
+        sf->calc(sources[i], targets[i], single);
+        EXPECT_LE(cv::norm(flows[i], single, NORM_INF), 1e-4) << "pair " << i;
+        int count = 0;
+        EXPECT_LE(protocolError(flows[i], targets[i].size(), 18, i % 3 - 1, i / 3 - 1, true, count), 2e-3) << "pair " << i;
+    }
+    sf->calcOneToMany(sources[0], std::vector<Mat>(), flows);
+    EXPECT_TRUE(flows.empty());
 }
 
 TEST(Semflow_SemanticFlow, one_to_many_equals_pairwise_calc)

@@ -9,6 +9,7 @@
 #include "test_precomp.hpp"
 
 #include <fstream>
+#include <iostream>
 
 #include "opencv2/imgcodecs.hpp"
 #include "opencv2/imgproc.hpp"
