@@ -90,6 +90,7 @@ struct HandModel
     bool metadata = true;          //!< write semflow.beta / semflow.sigma
     std::string dropOutput;        //!< leave this graph output out
     std::string renameInput;       //!< call the 'target' input this instead
+    bool unknownOp = false;        //!< feat3 made by an op no importer knows (checker skipped)
 };
 
 // Follows doc/onnx_ops.md "The SFNet inference graph" with trivial features.
@@ -139,7 +140,7 @@ onnx::ModelProto makeSfnetGraph(const HandModel& spec)
         onnx::NodeProto* pool = node(g, "AveragePool", {side.first}, "pool_" + side.second);
         attrInts(pool, "kernel_shape", {16, 16});
         attrInts(pool, "strides", {16, 16});
-        node(g, "Relu", {"pool_" + side.second}, "feat3_" + side.second);
+        node(g, spec.unknownOp ? "NoSuchOperator" : "Relu", {"pool_" + side.second}, "feat3_" + side.second);
         onnx::NodeProto* conv = node(g, "Conv", {"pool_" + side.second, "w4", "b4"}, "conv_" + side.second);
         attrInts(conv, "kernel_shape", {1, 1});
         node(g, "Relu", {"conv_" + side.second}, "feat4_" + side.second);
@@ -167,7 +168,8 @@ onnx::ModelProto makeSfnetGraph(const HandModel& spec)
 std::string writeHandModel(const HandModel& spec = HandModel())
 {
     onnx::ModelProto model = makeSfnetGraph(spec);
-    onnx::checker::check_model(model);
+    if (!spec.unknownOp)
+        onnx::checker::check_model(model);
     const std::string path = cv::tempfile(".onnx");
     std::ofstream f(path, std::ios::binary);
     EXPECT_TRUE(model.SerializeToOstream(&f));
@@ -556,6 +558,11 @@ TEST(Semflow_SemanticFlow, bad_model_files_say_what_is_wrong)
     renamed.renameInput = "image_b";
     TempModel m2(renamed);
     SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(m2.path), "has no graph input 'target'");
+    // Well-formed, right interface, but OpenCV cannot build it.
+    HandModel unknown;
+    unknown.unknownOp = true;
+    TempModel m3(unknown);
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(m3.path), "OpenCV's ONNX importer rejected");
 }
 
 TEST(Semflow_SemanticFlow, cuda_request_falls_back_or_raises_in_strict_mode)
