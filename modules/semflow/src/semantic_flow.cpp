@@ -247,10 +247,10 @@ public:
         s2t[0].copyTo(flow);
     }
 
-    void calcBidirectional(InputArray source_, InputArray target_, OutputArray flowS2T,
+    void calcBidirectional(InputArray sourceIn, InputArray targetIn, OutputArray flowS2T,
                            OutputArray flowT2S, OutputArray confidence) CV_OVERRIDE
     {
-        Mat source = source_.getMat(), target = target_.getMat();
+        Mat source = sourceIn.getMat(), target = targetIn.getMat();
         std::vector<Mat> s2t, t2s;
         run({source}, {target}, true, s2t, t2s);
         if (confidence.needed())
