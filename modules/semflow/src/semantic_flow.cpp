@@ -47,6 +47,20 @@ Mat preprocess(const Mat& img, Size inputSize, bool pad, const char* what)
         CV_Error(Error::StsBadArg,
                  format("SemanticFlow: expected a 2-D 8-bit or 32-bit float %s image with 1, 3 or 4 "
                         "channels, got %s", what, typeToString(img.type()).c_str()));
+    if (depth == CV_32F)
+    {
+        // Float images are taken as already scaled; a 0..255 float image would otherwise
+        // give a silently wrong answer.
+        Point bad;
+        if (!checkRange(img.reshape(1), true, &bad, -1e-3, 1.0 + 1e-3))
+        {
+            const float v = img.reshape(1).at<float>(bad.y, bad.x);
+            CV_Error(Error::StsOutOfRange,
+                     format("SemanticFlow: the %s image is CV_32F, so its values must lie in [0, 1] "
+                            "(divide 8-bit values by 255), but it holds %g at row %d",
+                            what, v, bad.y));
+        }
+    }
     Mat rgb;
     if (cn == 1)
         cvtColor(img, rgb, COLOR_GRAY2RGB);
@@ -159,8 +173,7 @@ std::vector<Mat> getMatVector(InputArrayOfArrays arr, const char* what)
     if (arr.empty())
         return std::vector<Mat>();
     const _InputArray::KindFlag k = arr.kind();
-    if (k != _InputArray::STD_VECTOR_MAT && k != _InputArray::STD_ARRAY_MAT &&
-        k != _InputArray::STD_VECTOR_UMAT && k != _InputArray::STD_VECTOR_VECTOR)
+    if (k != _InputArray::STD_VECTOR_MAT && k != _InputArray::STD_ARRAY_MAT && k != _InputArray::STD_VECTOR_UMAT)
         CV_Error(Error::StsBadArg, format("SemanticFlow: %s must be a vector of images", what));
     std::vector<Mat> v;
     arr.getMatVector(v);
@@ -234,10 +247,10 @@ public:
         s2t[0].copyTo(flow);
     }
 
-    void calcBidirectional(InputArray source_, InputArray target_, OutputArray flowS2T,
+    void calcBidirectional(InputArray sourceIn, InputArray targetIn, OutputArray flowS2T,
                            OutputArray flowT2S, OutputArray confidence) CV_OVERRIDE
     {
-        Mat source = source_.getMat(), target = target_.getMat();
+        Mat source = sourceIn.getMat(), target = targetIn.getMat();
         std::vector<Mat> s2t, t2s;
         run({source}, {target}, true, s2t, t2s);
         if (confidence.needed())
@@ -388,10 +401,14 @@ private:
         modelBeta_ = metadataFloat(info, "semflow.beta", 50.f, modelBetaKnown_);
         modelSigma_ = metadataFloat(info, "semflow.sigma", 5.f, modelSigmaKnown_);
 
+        // Released before OpenCV parses the file itself: for a ResNet-101 model the bytes are
+        // ~680 MB, and holding them during the import would add that much to the peak memory.
+        std::vector<char>().swap(bytes);
+
         semflow::registerLayers();
         try
         {
-            net_ = dnn::readNetFromONNX(bytes.data(), bytes.size());
+            net_ = dnn::readNetFromONNX(path);
         }
         catch (const cv::Exception& e)
         {

@@ -72,8 +72,9 @@ CV_EXPORTS_W void transferMask(InputArray mask, InputArray flow, OutputArray dst
 
 /** @brief Colour-wheel visualisation of a flow field (the Middlebury colour coding).
 
-The hue encodes the direction (rightward = red, downward = yellow-green... following the
-Baker et al. wheel of 55 colours), the saturation the magnitude relative to maxMotion:
+The hue encodes the direction on the 55-colour wheel of Baker et al. (rightward = red,
+downward = orange-yellow, leftward = cyan-blue, upward = blue-magenta; y points down as in
+images), the saturation the magnitude relative to maxMotion:
 zero flow is white, a flow of length maxMotion is the fully saturated wheel colour; longer
 flows are drawn darker (x 0.75). Non-finite vectors are drawn black.
 

@@ -26,9 +26,10 @@ first image, in pixels, channel 0 = dx, channel 1 = dy, and `source(p)` correspo
 have a different size). cv::semflow::warpImage(target, flow) brings the target into the
 source's frame.
 
-**Input images**: CV_8U (0..255) or CV_32F (already scaled to [0, 1]) with 1 (gray), 3 (BGR,
-as cv::imread returns it) or 4 (BGRA, alpha ignored) channels, any size; source and target
-may differ in size. Anything else raises cv::Exception naming what was received.
+**Input images**: CV_8U (0..255) or CV_32F (already scaled to [0, 1]; values outside, NaN or
+infinity raise cv::Exception) with 1 (gray), 3 (BGR, as cv::imread returns it) or 4 (BGRA,
+alpha ignored) channels, any size; source and target may differ in size. Anything else
+raises cv::Exception naming what was received. The network itself sees RGB.
 
 **Preprocessing and the border protocol** (SFNet's own evaluation protocol). Let the model
 input size be (W, H) = inputSize and the feature grid (Wg, Hg) = (W/16, H/16).

@@ -1,0 +1,120 @@
+// This file is part of semflow. It is subject to the license terms in the LICENSE file
+// found in the top-level directory of this distribution.
+
+// End-to-end cv::SemanticFlow at 320x320: one pair through calc() (network, both images as
+// one batch, grid to flow at image size), and one source against four targets through
+// calcOneToMany(). The model is any SFNet ONNX file, e.g. ResNet-101 with random weights:
+//
+//   sfnet export --backbone resnet101 --random-init --output /tmp/sfnet_r101.onnx
+//   ./build/bench/bench_semantic_flow /tmp/sfnet_r101.onnx --benchmark_min_time=5
+//   SEMFLOW_BENCH_MODEL=/tmp/sfnet_r101.onnx ./build/bench/bench_semantic_flow
+//
+// Peak memory is the process's maximum resident set (getrusage ru_maxrss), reported as the
+// counter peak_rss_MB; run one benchmark per process (--benchmark_filter) to attribute it.
+
+#include <benchmark/benchmark.h>
+
+#include <sys/resource.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "opencv2/core/utils/logger.hpp"
+#include "opencv2/imgproc.hpp"
+#include "opencv2/semflow.hpp"
+
+namespace {
+
+std::string g_model;
+
+double peakRssMB()
+{
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;  // Linux reports kilobytes
+}
+
+// A textured 8-bit BGR image (the content does not change the cost).
+cv::Mat testImage(int side, uint64 seed)
+{
+    cv::Mat img(side, side, CV_8UC3);
+    cv::RNG rng(seed);
+    rng.fill(img, cv::RNG::UNIFORM, 0, 256);
+    cv::GaussianBlur(img, img, cv::Size(7, 7), 2);
+    return img;
+}
+
+cv::Ptr<cv::SemanticFlow> load(int side)
+{
+    cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);  // importer chatter
+    return cv::SemanticFlow::create(g_model, cv::Size(side, side));
+}
+
+void BM_SemanticFlow_Calc(benchmark::State& state)
+{
+    const int side = (int)state.range(0);
+    cv::Ptr<cv::SemanticFlow> sf = load(side);
+    const cv::Mat source = testImage(side, 1), target = testImage(side, 2);
+    cv::Mat flow;
+    sf->calc(source, target, flow);  // warm-up: allocation of the network's buffers
+    for (auto _ : state)
+    {
+        sf->calc(source, target, flow);
+        benchmark::DoNotOptimize(flow.data);
+    }
+    state.counters["pairs/s"] = benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["peak_rss_MB"] = peakRssMB();
+}
+
+void BM_SemanticFlow_OneToMany(benchmark::State& state)
+{
+    const int side = (int)state.range(0), targets = (int)state.range(1);
+    cv::Ptr<cv::SemanticFlow> sf = load(side);
+    const cv::Mat source = testImage(side, 1);
+    std::vector<cv::Mat> many, flows;
+    for (int i = 0; i < targets; i++)
+        many.push_back(testImage(side, 10 + i));
+    sf->calcOneToMany(source, many, flows);
+    for (auto _ : state)
+    {
+        sf->calcOneToMany(source, many, flows);
+        benchmark::DoNotOptimize(flows.data());
+    }
+    state.counters["pairs/s"] = benchmark::Counter(targets, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["peak_rss_MB"] = peakRssMB();
+}
+
+BENCHMARK(BM_SemanticFlow_Calc)->Arg(320)->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SemanticFlow_OneToMany)->Args({320, 4})->Unit(benchmark::kMillisecond)->UseRealTime();
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    benchmark::Initialize(&argc, argv);
+    // What Google Benchmark did not consume: the model path.
+    if (argc > 1)
+        g_model = argv[1];
+    else if (const char* env = std::getenv("SEMFLOW_BENCH_MODEL"))
+        g_model = env;
+    if (g_model.empty())
+    {
+        std::fprintf(stderr, "usage: %s <model.onnx> [benchmark flags]  (or set SEMFLOW_BENCH_MODEL)\n"
+                             "make one with: sfnet export --backbone resnet101 --random-init --output m.onnx\n",
+                     argv[0]);
+        return 2;
+    }
+    try
+    {
+        load(320);  // fail early, with the loader's message, on a bad file
+    }
+    catch (const cv::Exception& e)
+    {
+        std::fprintf(stderr, "error: %s\n", e.err.c_str());
+        return 1;
+    }
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
