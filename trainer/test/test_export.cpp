@@ -324,6 +324,30 @@ TEST(SfnetExportParity, resnet18FoldedBatchNorm)
     expectParity({"resnet18", true, 50});
 }
 
+TEST(SfnetExportParity, semanticFlowReadsTheExportedModel)
+{
+    // The other half of the pipeline: cv::SemanticFlow takes beta/sigma from the metadata and
+    // an image matched against itself under the hard argmax has zero flow.
+    SFNet model = randomModel("tiny", 12, 0, 3);
+    const std::string path = tempPath("semantic_flow.onnx");
+    exportOnnx(model, path);
+    cv::Ptr<cv::SemanticFlow> sf = cv::SemanticFlow::create(path, cv::Size(128, 96), false);
+    std::remove(path.c_str());
+    EXPECT_EQ(sf->getBeta(), 0.f);
+    EXPECT_EQ(sf->getSigma(), 3.f);
+    cv::Mat img(96, 128, CV_8UC3), flow;
+    cv::theRNG().state = 12;
+    cv::randu(img, 0, 256);
+    sf->calc(img, img, flow);
+    ASSERT_EQ(flow.type(), CV_32FC2);
+    ASSERT_EQ(flow.size(), img.size());
+    EXPECT_LE(cv::norm(flow, cv::NORM_INF), 1e-3);
+    cv::Mat flipped;
+    cv::flip(img, flipped, 1);
+    sf->calc(img, flipped, flow);
+    EXPECT_GT(cv::norm(flow, cv::NORM_INF), 8.0) << "a different target must move the flow";
+}
+
 // ---- the `sfnet export` command ------------------------------------------------------------
 
 int runExport(std::vector<std::string> args)
