@@ -22,7 +22,10 @@ Outputs (next to this script):
   tiny_sfnet_authors.pth              the SFNet authors' layout for `tiny`'s adaptation
                                       layers: {'state_dict1': ..., 'state_dict2': ...}
                                       (legacy format, as a 2019 checkpoint is)
-  expected.txt                        what each file must decode to (see write_expected)
+  expected.txt                        what each file must decode to (see write_expected), and
+                                      under 'tiny_forward' what PyTorch's torchvision-style
+                                      ResNet and the authors' adaptation layers compute from
+                                      the two tiny files (reference_forward)
 
 The weights of the big convolutions are overlapping as_strided views of small storages:
 torch.save keeps the view, so the files stay small while every element along every axis
@@ -327,6 +330,74 @@ def adaptation_layer(channels, kernel, gen):
     return sd
 
 
+# ---------------------------------------------------------------------------------------
+# reference forward pass: torchvision's ResNet (BasicBlock) and the authors' adaptation
+# layer, written out here because torchvision is not installed; it pins the C++ model's
+# use of the imported weights, not only their names.
+
+class BasicBlock(torch.nn.Module):
+    def __init__(self, cin, width, stride):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(cin, width, 3, stride, 1, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(width)
+        self.conv2 = torch.nn.Conv2d(width, width, 3, 1, 1, bias=False)
+        self.bn2 = torch.nn.BatchNorm2d(width)
+        self.downsample = None
+        if stride != 1 or cin != width:
+            self.downsample = torch.nn.Sequential(torch.nn.Conv2d(cin, width, 1, stride, bias=False),
+                                                  torch.nn.BatchNorm2d(width))
+
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        return torch.relu(out + (self.downsample(x) if self.downsample is not None else x))
+
+
+class TinyResNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(3, 16, 7, 2, 3, bias=False)
+        self.bn1 = torch.nn.BatchNorm2d(16)
+        cin = 16
+        for i, width in enumerate((16, 32, 64, 128), start=1):
+            setattr(self, "layer%d" % i, torch.nn.Sequential(BasicBlock(cin, width, 1 if i == 1 else 2)))
+            cin = width
+        self.fc = torch.nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = torch.max_pool2d(torch.relu(self.bn1(self.conv1(x))), 3, 2, 1)
+        f3 = self.layer3(self.layer2(self.layer1(x)))
+        return f3, self.layer4(f3)
+
+
+class Adaptation(torch.nn.Module):
+    def __init__(self, c, k):
+        super().__init__()
+        step = lambda: torch.nn.Sequential(torch.nn.Conv2d(c, c, k, padding=k // 2),
+                                           torch.nn.BatchNorm2d(c), torch.nn.ReLU())
+        self.conv1, self.conv2 = step(), step()
+
+    def forward(self, x):
+        x = x + self.conv1(x)
+        return x + self.conv2(x)
+
+
+def reference_forward(tv, authors):
+    """Backbone features and adapted features of a fixed 1x3x64x64 input (no ImageNet
+    normalisation: raw backbone input), x[i] = ((37 i) mod 101) / 50 - 1 over the flat
+    index i, computed in float64 then rounded to float32 (the C++ test does the same)."""
+    net = TinyResNet().eval()
+    net.load_state_dict(tv)
+    a3, a4 = Adaptation(64, 5).eval(), Adaptation(128, 3).eval()
+    a3.load_state_dict(authors["state_dict1"])
+    a4.load_state_dict(authors["state_dict2"])
+    i = torch.arange(3 * 64 * 64, dtype=torch.int64)
+    x = (((i * 37) % 101).double() / 50.0 - 1.0).float().reshape(1, 3, 64, 64)
+    with torch.no_grad():
+        f3, f4 = net(x)
+        return collections.OrderedDict(f3=f3, f4=f4, adapted3=a3(f3), adapted4=a4(f4))
+
+
 def main():
     out = lambda n: os.path.join(HERE, n)
     entries = []
@@ -358,20 +429,23 @@ def main():
                "state_dict2": adaptation_layer(128, 3, gen)}
     torch.save(authors, out("tiny_sfnet_authors.pth"), _use_new_zipfile_serialization=False)
     entries.append(("tiny_sfnet_authors.pth", "legacy", authors, False))
+    # Not a file: the outputs PyTorch computes with those weights ("forward" format).
+    entries.append(("tiny_forward", "forward", reference_forward(tv, authors), True))
 
     write_expected(entries)
 
     # Cross-check: PyTorch itself reads back every file it wrote (not the hand-made ones'
     # big-endian/view variants, which only our reader is meant to parse).
     for name, _, obj, _ in entries:
-        if name in ("reader_bigendian.pth", "legacy_storage_view.pth"):
+        if name in ("reader_bigendian.pth", "legacy_storage_view.pth", "tiny_forward"):
             continue
         back = torch.load(out(name))
         for (n1, a), (n2, b) in zip(flatten(back), flatten(obj)):
             assert n1 == n2 and a.dtype == b.dtype and a.shape == b.shape, (name, n1)
             assert torch.equal(a.double(), b.double()) or torch.allclose(
                 a.double(), b.double(), rtol=0, atol=0, equal_nan=True), (name, n1)
-    total = sum(os.path.getsize(out(n)) for n, _, _, _ in entries)
+    total = sum(os.path.getsize(out(n)) for n, _, _, _ in entries if n.endswith(".pth"))
+    total += os.path.getsize(out("expected.txt"))
     print("wrote %d fixtures, %d bytes in total" % (len(entries), total))
     if total > 1 << 20:
         sys.exit("fixtures exceed 1 MB")
