@@ -344,10 +344,12 @@ int cmdImport(int argc, char** argv)
                     "the " + cfg.backbone + " backbone");
     else if (init.empty())
         std::cout << "warning: no --resnet: the backbone keeps random weights\n";
+    resnetWeights = PthContents();  // the model holds its own copy now
     if (!sfnetPath.empty())
         printReport(importAuthorsAdaptation(model, sfnetWeights, sfnetPath), sfnetPath, "the adaptation layers");
     else if (init.empty())
         std::cout << "note: no --sfnet: the adaptation layers are random (train them with `sfnet train`)\n";
+    sfnetWeights = PthContents();
 
     saveModel(model, output);
     std::cout << "wrote " << output << " (backbone " << cfg.backbone << ", beta " << cfg.beta << ", sigma "

@@ -126,11 +126,11 @@ float halfToFloat(uint16_t h)
 }
 
 // CRC-32 (IEEE, as zip uses it); catches storage bytes damaged after writing, which would
-// otherwise load as silently wrong weights.
+// otherwise load as silently wrong weights. Slicing-by-8: a ResNet-101 file is 170 MB.
 uint32_t crc32(const uint8_t* p, size_t n)
 {
     static const std::vector<uint32_t> table = [] {
-        std::vector<uint32_t> t(256);
+        std::vector<uint32_t> t(8 * 256);
         for (uint32_t i = 0; i < 256; ++i)
         {
             uint32_t c = i;
@@ -138,11 +138,22 @@ uint32_t crc32(const uint8_t* p, size_t n)
                 c = (c & 1) ? 0xedb88320u ^ (c >> 1) : c >> 1;
             t[i] = c;
         }
+        for (uint32_t i = 0; i < 256; ++i)
+            for (int s = 1; s < 8; ++s)
+                t[s * 256 + i] = (t[(s - 1) * 256 + i] >> 8) ^ t[t[(s - 1) * 256 + i] & 0xffu];
         return t;
     }();
+    const uint32_t* t = table.data();
     uint32_t c = 0xffffffffu;
-    for (size_t i = 0; i < n; ++i)
-        c = table[(c ^ p[i]) & 0xffu] ^ (c >> 8);
+    for (; n >= 8; n -= 8, p += 8)
+    {
+        const uint32_t lo = rdU32(p) ^ c, hi = rdU32(p + 4);
+        c = t[7 * 256 + (lo & 0xffu)] ^ t[6 * 256 + ((lo >> 8) & 0xffu)] ^ t[5 * 256 + ((lo >> 16) & 0xffu)] ^
+            t[4 * 256 + (lo >> 24)] ^ t[3 * 256 + (hi & 0xffu)] ^ t[2 * 256 + ((hi >> 8) & 0xffu)] ^
+            t[256 + ((hi >> 16) & 0xffu)] ^ t[hi >> 24];
+    }
+    for (; n > 0; --n, ++p)
+        c = t[(c ^ *p) & 0xffu] ^ (c >> 8);
     return c ^ 0xffffffffu;
 }
 
