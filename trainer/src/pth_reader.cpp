@@ -14,7 +14,6 @@
 #include <fstream>
 #include <limits>
 #include <map>
-#include <sstream>
 #include <stdexcept>
 #include <unordered_map>
 #include <unordered_set>
@@ -1422,11 +1421,9 @@ private:
         {
             double d;
             std::memcpy(&d, &ob.num, 8);
-            std::ostringstream os;
-            os.imbue(std::locale::classic());
-            os.precision(17);
-            os << d;
-            return os.str();
+            char text[64];
+            const auto r = std::to_chars(text, text + sizeof(text), d);  // shortest round trip
+            return std::string(text, r.ptr);
         }
         case Kind::Str: return "'" + printable(strs_[ob.ref], 60) + "'";
         case Kind::Bytes: return "<" + std::to_string(strs_[ob.ref].size()) + " bytes>";

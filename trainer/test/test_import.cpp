@@ -15,6 +15,8 @@
 #include <map>
 #include <set>
 
+#include <unistd.h>
+
 using namespace sfnet;
 using sfnet_test::weightsDir;
 
@@ -29,7 +31,7 @@ protected:
     void SetUp() override
     {
         dir_ = fs::temp_directory_path() /
-               ("sfnet_import_test_" + std::to_string(::testing::UnitTest::GetInstance()->random_seed()) + "_" +
+               ("sfnet_import_test_" + std::to_string(::getpid()) + "_" +
                 ::testing::UnitTest::GetInstance()->current_test_info()->name());
         fs::create_directories(dir_);
     }
