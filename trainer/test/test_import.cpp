@@ -180,6 +180,13 @@ TEST_F(ImportTest, InitCheckpointKeepsWhatIsNotImported)
     EXPECT_TRUE(torch::equal(sb.at("adap_layer_feat4.conv2.0.weight"), toTensor(*w)));
     EXPECT_EQ(sb.at("adap_layer_feat3.conv1.1.num_batches_tracked").item<int64_t>(),
               authors.find("state_dict1.conv1.1.num_batches_tracked")->i64[0]);
+    // The checkpoint decides the backbone; a different --backbone is a mistake.
+    const std::string err = errorOf([&] {
+        runImport({"--init-checkpoint", first, "--backbone", "resnet18", "--sfnet",
+                   weightsDir() + "tiny_sfnet_authors.pth", "--output", tmp("z.pt")});
+    });
+    EXPECT_NE(err.find("--backbone resnet18 contradicts " + first + ", which holds a tiny model"), std::string::npos)
+        << err;
 }
 
 TEST_F(ImportTest, WrongShapeIsNamedWithBothShapes)
