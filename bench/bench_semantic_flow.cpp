@@ -11,6 +11,14 @@
 //
 // Peak memory is the process's maximum resident set (getrusage ru_maxrss), reported as the
 // counter peak_rss_MB; run one benchmark per process (--benchmark_filter) to attribute it.
+//
+// With the trainer built, BM_SFNet_LibTorch runs the LibTorch forward of the same model on a
+// 320x320 pair: `sfnet export --random-init --seed S` builds its weights as
+// torch::manual_seed(S) + SFNet(config), and so does this benchmark (SEMFLOW_BENCH_BACKBONE,
+// default resnet101; SEMFLOW_BENCH_SEED, default 0), so both sides hold identical weights.
+//
+//   ./build/bench/bench_semantic_flow /tmp/sfnet_r101.onnx --benchmark_filter=Calc
+//   ./build/bench/bench_semantic_flow /tmp/sfnet_r101.onnx --benchmark_filter=LibTorch
 
 #include <benchmark/benchmark.h>
 
@@ -23,6 +31,10 @@
 #include "opencv2/core/utils/logger.hpp"
 #include "opencv2/imgproc.hpp"
 #include "opencv2/semflow.hpp"
+
+#ifdef SEMFLOW_HAVE_TORCH
+#include "model.hpp"
+#endif
 
 namespace {
 
@@ -84,6 +96,34 @@ void BM_SemanticFlow_OneToMany(benchmark::State& state)
     state.counters["pairs/s"] = benchmark::Counter(targets, benchmark::Counter::kIsIterationInvariantRate);
     state.counters["peak_rss_MB"] = peakRssMB();
 }
+
+#ifdef SEMFLOW_HAVE_TORCH
+// The same maths in LibTorch: both images as one batch through backbone and adaptation
+// layers, correlations, kernel soft argmax in both directions (no autograd).
+void BM_SFNet_LibTorch(benchmark::State& state)
+{
+    const int side = (int)state.range(0);
+    const char* bb = std::getenv("SEMFLOW_BENCH_BACKBONE");
+    const char* seed = std::getenv("SEMFLOW_BENCH_SEED");
+    torch::manual_seed(seed ? std::strtoull(seed, nullptr, 10) : 0);
+    sfnet::ModelConfig cfg;
+    cfg.backbone = bb ? bb : "resnet101";
+    sfnet::SFNet model(cfg);
+    model->eval();
+    torch::NoGradGuard noGrad;
+    const torch::Tensor source = torch::rand({1, 3, side, side});
+    const torch::Tensor target = torch::rand({1, 3, side, side});
+    model->forward(source, target);  // warm-up, as for calc()
+    for (auto _ : state)
+    {
+        sfnet::SFNetImpl::Output out = model->forward(source, target);
+        benchmark::DoNotOptimize(out.gridS2T.data_ptr());
+    }
+    state.counters["pairs/s"] = benchmark::Counter(1, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["peak_rss_MB"] = peakRssMB();
+}
+BENCHMARK(BM_SFNet_LibTorch)->Arg(320)->Unit(benchmark::kMillisecond)->UseRealTime();
+#endif
 
 BENCHMARK(BM_SemanticFlow_Calc)->Arg(320)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_SemanticFlow_OneToMany)->Args({320, 4})->Unit(benchmark::kMillisecond)->UseRealTime();
