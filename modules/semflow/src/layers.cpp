@@ -1,0 +1,293 @@
+// This file is part of OpenCV project.
+// It is subject to the license terms in the LICENSE file found in the top-level directory
+// of this distribution and at http://opencv.org/license.html.
+
+// The org.opencv.semflow.* cv::dnn layers and the functions behind them.
+
+#include "precomp.hpp"
+#include "layers_kernels.hpp"
+
+#include <mutex>
+
+namespace cv {
+namespace semflow {
+
+namespace {
+
+const char* const kCorrelationType = "org.opencv.semflow.Correlation";
+const char* const kSoftArgmaxType = "org.opencv.semflow.KernelSoftArgmax";
+
+std::string shapeStr(const dnn::MatShape& s)
+{
+    std::string r = "[";
+    for (size_t i = 0; i < s.size(); i++)
+        r += (i ? ", " : "") + std::to_string(s[i]);
+    return r + "]";
+}
+
+dnn::MatShape blobShape(const Mat& m)
+{
+    return dnn::MatShape(m.size.p, m.size.p + m.dims);
+}
+
+// The ONNX importer computes shapes while reading the file, with 0 for symbolic
+// dimensions; a size is checked only once both sides are known.
+bool known(int d) { return d > 0; }
+
+void checkCorrelationShapes(const dnn::MatShape& s, const dnn::MatShape& t)
+{
+    if (s.size() != 4 || t.size() != 4)
+        CV_Error(Error::StsBadSize,
+                 "semflow Correlation: expected two 4-D feature blobs [N, C, H, W], got " +
+                     shapeStr(s) + " and " + shapeStr(t));
+    if (known(s[0]) && known(t[0]) && s[0] != t[0])
+        CV_Error(Error::StsUnmatchedSizes,
+                 cv::format("semflow Correlation: source and target batch sizes differ (%d vs %d)",
+                            s[0], t[0]));
+    if (known(s[1]) && known(t[1]) && s[1] != t[1])
+        CV_Error(Error::StsUnmatchedSizes,
+                 cv::format("semflow Correlation: source and target features must have the same "
+                            "channel count, got %d and %d", s[1], t[1]));
+}
+
+dnn::MatShape correlationShape(const dnn::MatShape& s, const dnn::MatShape& t)
+{
+    checkCorrelationShapes(s, t);
+    return dnn::MatShape{s[0], t[2] * t[3], s[2], s[3]};
+}
+
+void checkNonEmpty(const Mat& m, const char* op, const char* what)
+{
+    if (m.empty() || m.total() == 0)
+        CV_Error(Error::StsBadArg, cv::format("semflow %s: %s is empty", op, what));
+    if (m.type() != CV_32F)
+        CV_Error(Error::StsUnsupportedFormat,
+                 cv::format("semflow %s: %s must be CV_32F, got %s", op, what,
+                            typeToString(m.type()).c_str()));
+    for (int d = 0; d < m.dims; d++)
+        if (m.size[d] <= 0)
+            CV_Error(Error::StsBadSize,
+                     cv::format("semflow %s: %s has a zero-sized dimension %s", op, what,
+                                shapeStr(blobShape(m)).c_str()));
+}
+
+// Target grid (Ht, Wt) for KernelSoftArgmax: from the size carrier's last two dimensions,
+// or, without one, the source grid itself.
+Size softArgmaxTargetGrid(const dnn::MatShape& corr, const dnn::MatShape* carrier)
+{
+    if (corr.size() != 4)
+        CV_Error(Error::StsBadSize,
+                 "semflow KernelSoftArgmax: expected a 4-D correlation blob [N, Ht*Wt, Hs, Ws], got " +
+                     shapeStr(corr));
+    Size t;
+    if (carrier)
+    {
+        if (carrier->size() < 2)
+            CV_Error(Error::StsBadSize,
+                     "semflow KernelSoftArgmax: the size input must have at least 2 dimensions "
+                     "(.., Ht, Wt), got " + shapeStr(*carrier));
+        t = Size((*carrier)[carrier->size() - 1], (*carrier)[carrier->size() - 2]);
+    }
+    else
+    {
+        t = Size(corr[3], corr[2]);
+    }
+    if (known(t.width) && known(t.height) && known(corr[1]) && t.area() != corr[1])
+        CV_Error(Error::StsUnmatchedSizes,
+                 cv::format("semflow KernelSoftArgmax: the correlation has %d channels but the target "
+                            "grid is %dx%d (%d cells)%s", corr[1], t.height, t.width, t.area(),
+                            carrier ? "" : "; pass the target features as the second input"));
+    return t;
+}
+
+class CorrelationLayer CV_FINAL : public dnn::Layer
+{
+public:
+    explicit CorrelationLayer(const dnn::LayerParams& params) : Layer(params)
+    {
+        setParamsFrom(params);
+        normalize_ = params.get<int>("normalize", 1) != 0;
+        relu_ = params.get<int>("relu", 1) != 0;
+    }
+
+    static Ptr<dnn::Layer> create(dnn::LayerParams& params)
+    {
+        return makePtr<CorrelationLayer>(params);
+    }
+
+    bool supportBackend(int backendId) CV_OVERRIDE
+    {
+        return backendId == dnn::DNN_BACKEND_OPENCV;
+    }
+
+    bool getMemoryShapes(const std::vector<dnn::MatShape>& inputs, const int,
+                         std::vector<dnn::MatShape>& outputs,
+                         std::vector<dnn::MatShape>&) const CV_OVERRIDE
+    {
+        std::vector<dnn::MatShape> all = withBlobs(inputs);
+        if (all.size() != 2)
+            CV_Error(Error::StsBadArg,
+                     cv::format("semflow Correlation: expected 2 inputs (source and target features), "
+                                "got %d", (int)all.size()));
+        outputs.assign(1, correlationShape(all[0], all[1]));
+        return false;
+    }
+
+    void forward(InputArrayOfArrays inputsArr, OutputArrayOfArrays outputsArr,
+                 OutputArrayOfArrays internalsArr) CV_OVERRIDE
+    {
+        if (inputsArr.depth() == CV_16S)  // FP16 targets: compute in FP32 and convert back
+        {
+            forward_fallback(inputsArr, outputsArr, internalsArr);
+            return;
+        }
+        std::vector<Mat> inputs, outputs;
+        inputsArr.getMatVector(inputs);
+        outputsArr.getMatVector(outputs);
+        for (const Mat& b : blobs)
+            inputs.push_back(b);
+        CV_Assert(inputs.size() == 2 && outputs.size() == 1);
+        checkNonEmpty(inputs[0], "Correlation", "source features");
+        checkNonEmpty(inputs[1], "Correlation", "target features");
+        checkCorrelationShapes(blobShape(inputs[0]), blobShape(inputs[1]));
+        detail::correlationForward(inputs[0], inputs[1], outputs[0], normalize_, relu_);
+    }
+
+    int64 getFLOPS(const std::vector<dnn::MatShape>& inputs,
+                   const std::vector<dnn::MatShape>& outputs) const CV_OVERRIDE
+    {
+        std::vector<dnn::MatShape> all = withBlobs(inputs);
+        if (all.size() != 2 || outputs.empty())
+            return 0;
+        return 2 * (int64)dnn::total(outputs[0]) * all[0][1];
+    }
+
+private:
+    std::vector<dnn::MatShape> withBlobs(const std::vector<dnn::MatShape>& inputs) const
+    {
+        std::vector<dnn::MatShape> all(inputs);
+        for (const Mat& b : blobs)
+            all.push_back(blobShape(b));
+        return all;
+    }
+
+    bool normalize_, relu_;
+};
+
+class KernelSoftArgmaxLayer CV_FINAL : public dnn::Layer
+{
+public:
+    explicit KernelSoftArgmaxLayer(const dnn::LayerParams& params) : Layer(params)
+    {
+        setParamsFrom(params);
+        beta_ = params.get<float>("beta", 50.f);
+        sigma_ = params.get<float>("sigma", 5.f);
+        normalize_ = params.get<int>("normalize", 1) != 0;
+        if (cvIsNaN(beta_) || cvIsInf(beta_) || cvIsNaN(sigma_) || cvIsInf(sigma_))
+            CV_Error(Error::StsBadArg,
+                     cv::format("semflow KernelSoftArgmax: beta and sigma must be finite, got %g and %g",
+                                beta_, sigma_));
+    }
+
+    static Ptr<dnn::Layer> create(dnn::LayerParams& params)
+    {
+        return makePtr<KernelSoftArgmaxLayer>(params);
+    }
+
+    bool supportBackend(int backendId) CV_OVERRIDE
+    {
+        return backendId == dnn::DNN_BACKEND_OPENCV;
+    }
+
+    bool getMemoryShapes(const std::vector<dnn::MatShape>& inputs, const int,
+                         std::vector<dnn::MatShape>& outputs,
+                         std::vector<dnn::MatShape>&) const CV_OVERRIDE
+    {
+        std::vector<dnn::MatShape> all(inputs);
+        for (const Mat& b : blobs)
+            all.push_back(blobShape(b));
+        if (all.empty() || all.size() > 2)
+            CV_Error(Error::StsBadArg,
+                     cv::format("semflow KernelSoftArgmax: expected 1 or 2 inputs (correlation, "
+                                "optional target-size carrier), got %d", (int)all.size()));
+        softArgmaxTargetGrid(all[0], all.size() == 2 ? &all[1] : nullptr);
+        outputs.assign(1, dnn::MatShape{all[0][0], 2, all[0][2], all[0][3]});
+        return false;
+    }
+
+    void forward(InputArrayOfArrays inputsArr, OutputArrayOfArrays outputsArr,
+                 OutputArrayOfArrays internalsArr) CV_OVERRIDE
+    {
+        if (inputsArr.depth() == CV_16S)
+        {
+            forward_fallback(inputsArr, outputsArr, internalsArr);
+            return;
+        }
+        std::vector<Mat> inputs, outputs;
+        inputsArr.getMatVector(inputs);
+        outputsArr.getMatVector(outputs);
+        for (const Mat& b : blobs)
+            inputs.push_back(b);
+        CV_Assert(!inputs.empty() && outputs.size() == 1);
+        checkNonEmpty(inputs[0], "KernelSoftArgmax", "correlation");
+        dnn::MatShape carrier;
+        if (inputs.size() > 1)
+            carrier = blobShape(inputs[1]);
+        Size t = softArgmaxTargetGrid(blobShape(inputs[0]), inputs.size() > 1 ? &carrier : nullptr);
+        detail::kernelSoftArgmaxForward(inputs[0], t.height, t.width, outputs[0], beta_, sigma_,
+                                        normalize_);
+    }
+
+private:
+    float beta_, sigma_;
+    bool normalize_;
+};
+
+Mat continuousBlob(InputArray a)
+{
+    Mat m = a.getMat();
+    return m.isContinuous() ? m : m.clone();
+}
+
+}  // namespace
+
+void registerLayers()
+{
+    static std::once_flag once;
+    std::call_once(once, [] {
+        dnn::LayerFactory::registerLayer(kCorrelationType, CorrelationLayer::create);
+        dnn::LayerFactory::registerLayer(kSoftArgmaxType, KernelSoftArgmaxLayer::create);
+    });
+}
+
+void correlation(InputArray source, InputArray target, OutputArray corr, bool normalize, bool relu)
+{
+    Mat s = continuousBlob(source), t = continuousBlob(target);
+    checkNonEmpty(s, "correlation", "source features");
+    checkNonEmpty(t, "correlation", "target features");
+    dnn::MatShape out = correlationShape(blobShape(s), blobShape(t));
+    corr.create((int)out.size(), out.data(), CV_32F);
+    Mat o = corr.getMat();
+    detail::correlationForward(s, t, o, normalize, relu);
+}
+
+void kernelSoftArgmax(InputArray corr, Size targetSize, OutputArray grid, float beta, float sigma,
+                      bool normalize)
+{
+    Mat c = continuousBlob(corr);
+    checkNonEmpty(c, "kernelSoftArgmax", "correlation");
+    if (targetSize.width <= 0 || targetSize.height <= 0)
+        CV_Error(Error::StsBadSize,
+                 cv::format("semflow kernelSoftArgmax: target grid size must be positive, got %dx%d",
+                            targetSize.width, targetSize.height));
+    dnn::MatShape carrier{targetSize.height, targetSize.width};
+    softArgmaxTargetGrid(blobShape(c), &carrier);
+    int out[] = {c.size[0], 2, c.size[2], c.size[3]};
+    grid.create(4, out, CV_32F);
+    Mat g = grid.getMat();
+    detail::kernelSoftArgmaxForward(c, targetSize.height, targetSize.width, g, beta, sigma,
+                                    normalize);
+}
+
+}  // namespace semflow
+}  // namespace cv

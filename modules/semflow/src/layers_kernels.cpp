@@ -1,0 +1,252 @@
+// This file is part of OpenCV project.
+// It is subject to the license terms in the LICENSE file found in the top-level directory
+// of this distribution and at http://opencv.org/license.html.
+
+// CPU kernels of the two semflow operators (doc/onnx_ops.md is the specification).
+
+#include "precomp.hpp"
+#include "layers_kernels.hpp"
+
+#include <cfloat>
+#include <cmath>
+
+namespace cv {
+namespace semflow {
+namespace detail {
+
+static const float kEps = 1e-6f;
+
+// Inverse L2 norms of the columns of a C x M row-major matrix (one feature vector per
+// column). Row-wise accumulation keeps the inner loop contiguous and vectorisable.
+static void inverseColumnNorms(const float* f, int C, int M, float* inv)
+{
+    AutoBuffer<double> acc(M);
+    for (int m = 0; m < M; m++)
+        acc[m] = 0.0;
+    for (int c = 0; c < C; c++)
+    {
+        const float* row = f + (size_t)c * M;
+        for (int m = 0; m < M; m++)
+            acc[m] += (double)row[m] * row[m];
+    }
+    for (int m = 0; m < M; m++)
+        inv[m] = (float)(1.0 / std::sqrt(acc[m] + kEps));
+}
+
+void correlationForward(const Mat& src, const Mat& tgt, Mat& out, bool normalize, bool relu)
+{
+    const int N = src.size[0], C = src.size[1];
+    const int Ms = src.size[2] * src.size[3];
+    const int Mt = tgt.size[2] * tgt.size[3];
+    CV_Assert(src.isContinuous() && tgt.isContinuous() && out.isContinuous());
+
+    AutoBuffer<float> invS(normalize ? Ms : 1), invT(normalize ? Mt : 1);
+    for (int n = 0; n < N; n++)
+    {
+        const float* fs = src.ptr<float>(n);
+        const float* ft = tgt.ptr<float>(n);
+        float* o = out.ptr<float>(n);
+
+        // C[j, i] = sum_c ft[c, j] * fs[c, i]: one GEMM, (Mt x C) * (C x Ms).
+        Mat ftM(C, Mt, CV_32F, const_cast<float*>(ft));
+        Mat fsM(C, Ms, CV_32F, const_cast<float*>(fs));
+        Mat oM(Mt, Ms, CV_32F, o);
+        cv::gemm(ftM, fsM, 1.0, noArray(), 0.0, oM, GEMM_1_T);
+        CV_Assert(oM.data == (uchar*)o);  // gemm must have written in place
+
+        if (!normalize && !relu)
+            continue;
+        if (normalize)
+        {
+            inverseColumnNorms(fs, C, Ms, invS.data());
+            inverseColumnNorms(ft, C, Mt, invT.data());
+        }
+        const float* is = invS.data();
+        const float* it = invT.data();
+        parallel_for_(Range(0, Mt), [&](const Range& r) {
+            for (int j = r.start; j < r.end; j++)
+            {
+                float* row = o + (size_t)j * Ms;
+                if (normalize)
+                {
+                    const float sj = it[j];
+                    if (relu)
+                        for (int i = 0; i < Ms; i++)
+                            row[i] = std::max(row[i] * sj * is[i], 0.f);
+                    else
+                        for (int i = 0; i < Ms; i++)
+                            row[i] = row[i] * sj * is[i];
+                }
+                else
+                {
+                    for (int i = 0; i < Ms; i++)
+                        row[i] = std::max(row[i], 0.f);
+                }
+            }
+        }, std::max(1.0, Mt * (double)Ms / (1 << 16)));
+    }
+}
+
+namespace {
+
+// Source positions handled together: the inner loops run over this many contiguous
+// floats of one correlation row, so they vectorise and each row is read once per pass.
+const int kBlock = 32;
+
+class KernelSoftArgmaxBody : public ParallelLoopBody
+{
+public:
+    KernelSoftArgmaxBody(const Mat& corr, Mat& grid, int Ht, int Wt, float beta, float sigma,
+                         bool normalize)
+        : corr_(corr), grid_(grid), Ht_(Ht), Wt_(Wt), beta_(beta), sigma_(sigma),
+          normalize_(normalize)
+    {
+        Ms_ = corr.size[2] * corr.size[3];
+        blocksPerItem_ = (Ms_ + kBlock - 1) / kBlock;
+        xn_.resize(Wt);
+        yn_.resize(Ht);
+        for (int x = 0; x < Wt; x++)
+            xn_[x] = Wt > 1 ? -1.f + 2.f * x / (Wt - 1) : 0.f;
+        for (int y = 0; y < Ht; y++)
+            yn_[y] = Ht > 1 ? -1.f + 2.f * y / (Ht - 1) : 0.f;
+    }
+
+    void operator()(const Range& range) const CV_OVERRIDE
+    {
+        const int Mt = Ht_ * Wt_;
+        const bool soft = beta_ > 0.f;
+        const bool windowed = sigma_ > 0.f;
+        const float negInv2s2 = windowed ? -1.f / (2.f * sigma_ * sigma_) : 0.f;
+
+        float scale[kBlock], best[kBlock], mx[kBlock], sum[kBlock], sx[kBlock], sy[kBlock];
+        int arg[kBlock];
+        // Separable Gaussian window per source position: gx (Wt values), gy (Ht values).
+        AutoBuffer<float> gxBuf(windowed ? kBlock * Wt_ : 1), gyBuf(windowed ? kBlock * Ht_ : 1);
+        AutoBuffer<float> rowLogit(kBlock);
+
+        for (int task = range.start; task < range.end; task++)
+        {
+            const int n = task / blocksPerItem_;
+            const int i0 = (task % blocksPerItem_) * kBlock;
+            const int B = std::min(kBlock, Ms_ - i0);
+            const float* base = corr_.ptr<float>(n) + i0;
+
+            // Pass 1: argmax (first index on ties) and sum of squares per source position.
+            for (int b = 0; b < B; b++)
+            {
+                best[b] = base[b];
+                arg[b] = 0;
+                scale[b] = base[b] * base[b];
+            }
+            for (int j = 1; j < Mt; j++)
+            {
+                const float* row = base + (size_t)j * Ms_;
+                for (int b = 0; b < B; b++)
+                {
+                    const float v = row[b];
+                    scale[b] += v * v;
+                    if (v > best[b])
+                    {
+                        best[b] = v;
+                        arg[b] = j;
+                    }
+                }
+            }
+            float* gx = gxBuf.data();
+            float* gy = gyBuf.data();
+            for (int b = 0; b < B; b++)
+            {
+                scale[b] = normalize_ ? 1.f / std::sqrt(scale[b] + kEps) : 1.f;
+                if (windowed)
+                {
+                    const int ax = arg[b] % Wt_, ay = arg[b] / Wt_;
+                    for (int x = 0; x < Wt_; x++)
+                        gx[b * Wt_ + x] = std::exp((float)((x - ax) * (x - ax)) * negInv2s2);
+                    for (int y = 0; y < Ht_; y++)
+                        gy[b * Ht_ + y] = std::exp((float)((y - ay) * (y - ay)) * negInv2s2);
+                }
+                // beta * scale folded into one factor per source position.
+                scale[b] *= beta_;
+            }
+
+            float* gridX = grid_.ptr<float>(n, 0) + i0;
+            float* gridY = grid_.ptr<float>(n, 1) + i0;
+            if (!soft)
+            {
+                for (int b = 0; b < B; b++)
+                {
+                    gridX[b] = xn_[arg[b] % Wt_];
+                    gridY[b] = yn_[arg[b] / Wt_];
+                }
+                continue;
+            }
+
+            // Pass 2: the largest logit, subtracted before exp so no beta can overflow.
+            for (int b = 0; b < B; b++)
+                mx[b] = -FLT_MAX;
+            for (int j = 0; j < Mt; j++)
+            {
+                const float* row = base + (size_t)j * Ms_;
+                const int x = j % Wt_, y = j / Wt_;
+                for (int b = 0; b < B; b++)
+                {
+                    const float k = windowed ? gx[b * Wt_ + x] * gy[b * Ht_ + y] : 1.f;
+                    mx[b] = std::max(mx[b], scale[b] * k * row[b]);
+                }
+            }
+            // Pass 3: softmax-weighted mean of the normalised target coordinates.
+            for (int b = 0; b < B; b++)
+                sum[b] = sx[b] = sy[b] = 0.f;
+            float* e = rowLogit.data();
+            for (int j = 0; j < Mt; j++)
+            {
+                const float* row = base + (size_t)j * Ms_;
+                const int x = j % Wt_, y = j / Wt_;
+                const float px = xn_[x], py = yn_[y];
+                for (int b = 0; b < B; b++)
+                {
+                    const float k = windowed ? gx[b * Wt_ + x] * gy[b * Ht_ + y] : 1.f;
+                    e[b] = scale[b] * k * row[b] - mx[b];
+                }
+                for (int b = 0; b < B; b++)
+                    e[b] = std::exp(e[b]);
+                for (int b = 0; b < B; b++)
+                {
+                    sum[b] += e[b];
+                    sx[b] += e[b] * px;
+                    sy[b] += e[b] * py;
+                }
+            }
+            for (int b = 0; b < B; b++)
+            {
+                gridX[b] = sx[b] / sum[b];
+                gridY[b] = sy[b] / sum[b];
+            }
+        }
+    }
+
+    int tasks() const { return corr_.size[0] * blocksPerItem_; }
+
+private:
+    const Mat& corr_;
+    Mat& grid_;
+    int Ht_, Wt_;
+    float beta_, sigma_;
+    bool normalize_;
+    int Ms_ = 0, blocksPerItem_ = 0;
+    std::vector<float> xn_, yn_;
+};
+
+}  // namespace
+
+void kernelSoftArgmaxForward(const Mat& corr, int Ht, int Wt, Mat& grid, float beta, float sigma,
+                             bool normalize)
+{
+    CV_Assert(corr.isContinuous() && grid.isContinuous());
+    KernelSoftArgmaxBody body(corr, grid, Ht, Wt, beta, sigma, normalize);
+    parallel_for_(Range(0, body.tasks()), body);
+}
+
+}  // namespace detail
+}  // namespace semflow
+}  // namespace cv

@@ -1,0 +1,15 @@
+// This file is part of OpenCV project.
+// It is subject to the license terms in the LICENSE file found in the top-level directory
+// of this distribution and at http://opencv.org/license.html.
+
+#ifndef OPENCV_SEMFLOW_PRECOMP_HPP
+#define OPENCV_SEMFLOW_PRECOMP_HPP
+
+#include "opencv2/core.hpp"
+#include "opencv2/core/utility.hpp"
+#include "opencv2/imgproc.hpp"
+#include "opencv2/dnn.hpp"
+#include "opencv2/dnn/shape_utils.hpp"
+#include "opencv2/semflow.hpp"
+
+#endif

@@ -1,0 +1,159 @@
+// This file is part of semflow. It is subject to the license terms in the LICENSE file
+// found in the top-level directory of this distribution.
+
+// `sfnet export`: checkpoint (or random weights) -> ONNX graph for cv::SemanticFlow.
+
+#include "commands.hpp"
+#include "export.hpp"
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+
+namespace sfnet
+{
+namespace
+{
+const char* const kUsage =
+    "usage: sfnet export --checkpoint CKPT.pt --output MODEL.onnx [options]\n"
+    "       sfnet export --backbone NAME --random-init [--seed N] --output MODEL.onnx [options]\n"
+    "\n"
+    "Writes the SFNet inference graph (doc/onnx_ops.md) for cv::SemanticFlow / cv::dnn.\n"
+    "\n"
+    "  --checkpoint PATH   a checkpoint written by `sfnet train` or `sfnet import`\n"
+    "  --output PATH       the ONNX file to write (written atomically)\n"
+    "  --fold-bn           fold BatchNorm into the convolutions (smaller, faster graph)\n"
+    "  --beta B            kernel soft argmax temperature (default: the checkpoint's, 50);\n"
+    "                      <= 0 exports the hard argmax\n"
+    "  --sigma S           Gaussian window width in feature cells (default: the checkpoint's, 5)\n"
+    "  --backbone NAME     with --random-init: resnet101, resnet50, resnet18 or tiny\n"
+    "  --random-init       export randomly initialised weights (tests, benchmarks)\n"
+    "  --seed N            seed for --random-init (default 0)\n";
+
+double parseDouble(const std::string& opt, const std::string& v)
+{
+    try
+    {
+        size_t used = 0;
+        const double d = std::stod(v, &used);
+        if (used == v.size())
+            return d;
+    }
+    catch (const std::exception&)
+    {
+    }
+    throw std::invalid_argument(opt + " expects a number, got '" + v + "'");
+}
+
+int64_t parseInt(const std::string& opt, const std::string& v)
+{
+    try
+    {
+        size_t used = 0;
+        const long long i = std::stoll(v, &used);
+        if (used == v.size())
+            return i;
+    }
+    catch (const std::exception&)
+    {
+    }
+    throw std::invalid_argument(opt + " expects an integer, got '" + v + "'");
+}
+}  // namespace
+
+int cmdExport(int argc, char** argv)
+{
+    std::string checkpoint, output, backbone;
+    bool foldBn = false, randomInit = false, haveBeta = false, haveSigma = false;
+    double beta = 0, sigma = 0;
+    int64_t seed = 0;
+    try
+    {
+        for (int i = 1; i < argc; ++i)
+        {
+            const std::string a = argv[i];
+            auto value = [&]() -> std::string {
+                if (i + 1 >= argc)
+                    throw std::invalid_argument(a + " needs a value");
+                return argv[++i];
+            };
+            if (a == "--help" || a == "-h")
+            {
+                std::cout << kUsage;
+                return 0;
+            }
+            else if (a == "--checkpoint")
+                checkpoint = value();
+            else if (a == "--output" || a == "-o")
+                output = value();
+            else if (a == "--fold-bn")
+                foldBn = true;
+            else if (a == "--beta")
+                beta = parseDouble(a, value()), haveBeta = true;
+            else if (a == "--sigma")
+                sigma = parseDouble(a, value()), haveSigma = true;
+            else if (a == "--backbone")
+                backbone = value();
+            else if (a == "--random-init")
+                randomInit = true;
+            else if (a == "--seed")
+                seed = parseInt(a, value());
+            else
+                throw std::invalid_argument("unknown option '" + a + "'");
+        }
+        if (output.empty())
+            throw std::invalid_argument("--output is required");
+        if (checkpoint.empty() == !randomInit)
+            throw std::invalid_argument("give either --checkpoint or --random-init (exactly one)");
+        if (randomInit && backbone.empty())
+            throw std::invalid_argument("--random-init needs --backbone");
+        if (!checkpoint.empty() && !backbone.empty())
+            throw std::invalid_argument("--backbone is taken from the checkpoint; drop it");
+    }
+    catch (const std::invalid_argument& e)
+    {
+        std::cerr << "sfnet export: " << e.what() << "\n\n" << kUsage;
+        return 2;
+    }
+
+    SFNet model{nullptr};
+    if (randomInit)
+    {
+        torch::manual_seed(static_cast<uint64_t>(seed));
+        ModelConfig cfg;
+        cfg.backbone = backbone;
+        model = SFNet(cfg);
+    }
+    else
+    {
+        model = loadModel(checkpoint);
+    }
+    ModelConfig cfg = model->config();
+    if (haveBeta)
+        cfg.beta = beta;
+    if (haveSigma)
+        cfg.sigma = sigma;
+    model->setConfig(cfg);
+    model->eval();
+
+    ExportOptions opts;
+    opts.foldBatchNorm = foldBn;
+    exportOnnx(model, output, opts);
+
+    std::FILE* f = std::fopen(output.c_str(), "rb");
+    long size = 0;
+    if (f)
+    {
+        std::fseek(f, 0, SEEK_END);
+        size = std::ftell(f);
+        std::fclose(f);
+    }
+    std::cout << "wrote " << output << " (" << cfg.backbone << ", " << (size / 1e6) << " MB, "
+              << (foldBn ? "BatchNorm folded" : "BatchNorm kept") << ", beta " << cfg.beta
+              << ", sigma " << cfg.sigma << ", onnx::checker passed)\n";
+    return 0;
+}
+
+}  // namespace sfnet
