@@ -806,7 +806,7 @@ size_t PairLoader::itemAt(int64_t epoch, int64_t k) const
     return impl_->order.at(size_t(k));
 }
 
-std::vector<PairSample> PairLoader::batch(int64_t epoch, int64_t b)
+std::vector<PairSample> PairLoader::batch(int64_t epoch, int64_t b, bool prefetchNext)
 {
     if (b < 0 || b >= batchesPerEpoch())
         throw std::runtime_error("PairLoader: batch index out of range");
@@ -826,13 +826,16 @@ std::vector<PairSample> PairLoader::batch(int64_t epoch, int64_t b)
     }
     if (!cur)
         cur = impl_->submit(epoch, b, *this);
-    int64_t ne = epoch, nb = b + 1;
-    if (nb >= batchesPerEpoch())
+    if (prefetchNext)
     {
-        ne = epoch + 1;
-        nb = 0;
+        int64_t ne = epoch, nb = b + 1;
+        if (nb >= batchesPerEpoch())
+        {
+            ne = epoch + 1;
+            nb = 0;
+        }
+        pend.push_back(impl_->submit(ne, nb, *this));
     }
-    pend.push_back(impl_->submit(ne, nb, *this));
 
     std::vector<PairSample> out;
     for (auto& f : cur->items)

@@ -184,8 +184,9 @@ public:
 
     /** @brief Batches per epoch: ceil(source size / batch size). */
     int64_t batchesPerEpoch() const;
-    /** @brief Samples of batch @p b of epoch @p epoch (blocks until ready; prefetches the next). */
-    std::vector<PairSample> batch(int64_t epoch, int64_t b);
+    /** @brief Samples of batch @p b of epoch @p epoch (blocks until ready). With
+    @p prefetchNext the following batch is started in the background. */
+    std::vector<PairSample> batch(int64_t epoch, int64_t b, bool prefetchNext = true);
     /** @brief Item index in the source of position k of epoch @p epoch. */
     size_t itemAt(int64_t epoch, int64_t k) const;
     /** @brief Number of load failures so far (each failing read counts). */
