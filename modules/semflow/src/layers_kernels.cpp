@@ -9,6 +9,9 @@
 
 #include <cfloat>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 
 namespace cv {
 namespace semflow {
@@ -89,9 +92,61 @@ void correlationForward(const Mat& src, const Mat& tgt, Mat& out, bool normalize
 
 namespace {
 
+// In-place exp of n values that are all <= 0 (softmax logits minus their maximum).
+// Cephes-style range reduction and degree-6 polynomial (about 2 ulp), written as a
+// branch-free loop so the compiler vectorises it (glibc's expf is scalar). Inputs below
+// -87 are clamped: exp(-87) ~ 1.6e-38 is negligible next to the exp(0) = 1 term that
+// every softmax row contains.
+void expNonPositive(float* __restrict v, int n)
+{
+    const float kRound = 12582912.f;  // 1.5 * 2^23: adding and subtracting rounds to nearest
+    // The clamp has its own loop: fused with the polynomial, GCC 12 no longer vectorises.
+    for (int i = 0; i < n; i++)
+    {
+        const float x = v[i] < -87.f ? -87.f : v[i];
+        v[i] = x > 0.f ? 0.f : x;
+    }
+    for (int i = 0; i < n; i++)
+    {
+        float x = v[i];
+        const float kf = (x * 1.44269504088896341f + kRound) - kRound;
+        x = x - kf * 0.693359375f;
+        x = x - kf * -2.12194440e-4f;
+        float p = 1.9875691500e-4f;
+        p = p * x + 1.3981999507e-3f;
+        p = p * x + 8.3334519073e-3f;
+        p = p * x + 4.1665795894e-2f;
+        p = p * x + 1.6666665459e-1f;
+        p = p * x + 5.0000001201e-1f;
+        p = p * (x * x) + x + 1.f;
+        const int32_t bits = ((int32_t)kf + 127) << 23;
+        float scale;
+        std::memcpy(&scale, &bits, sizeof(scale));
+        v[i] = p * scale;
+    }
+}
+
+// One correlation row of pass 1: running argmax (strict '>', so the first index wins
+// ties) and sum of squares. Kept as its own function with restrict pointers so that
+// GCC vectorises the selects.
+inline void argmaxStep(const float* __restrict row, int j, int n, float* __restrict best,
+                       int* __restrict arg, float* __restrict sumsq)
+{
+    for (int b = 0; b < n; b++)
+    {
+        const float v = row[b];
+        sumsq[b] += v * v;
+        const float bb = best[b];
+        const int ab = arg[b];
+        const bool better = v > bb;
+        best[b] = better ? v : bb;
+        arg[b] = better ? j : ab;
+    }
+}
+
 // Source positions handled together: the inner loops run over this many contiguous
 // floats of one correlation row, so they vectorise and each row is read once per pass.
-const int kBlock = 32;
+const int kBlock = 64;
 
 class KernelSoftArgmaxBody : public ParallelLoopBody
 {
@@ -120,6 +175,8 @@ public:
 
         float scale[kBlock], best[kBlock], mx[kBlock], sum[kBlock], sx[kBlock], sy[kBlock];
         int arg[kBlock];
+        bool finite[kBlock];
+        const float nan = std::numeric_limits<float>::quiet_NaN();
         // Separable Gaussian window per source position: gx (Wt values), gy (Ht values).
         AutoBuffer<float> gxBuf(windowed ? kBlock * Wt_ : 1), gyBuf(windowed ? kBlock * Ht_ : 1);
         AutoBuffer<float> rowLogit(kBlock);
@@ -140,30 +197,24 @@ public:
             }
             for (int j = 1; j < Mt; j++)
             {
-                const float* row = base + (size_t)j * Ms_;
-                for (int b = 0; b < B; b++)
-                {
-                    const float v = row[b];
-                    scale[b] += v * v;
-                    if (v > best[b])
-                    {
-                        best[b] = v;
-                        arg[b] = j;
-                    }
-                }
+                argmaxStep(base + (size_t)j * Ms_, j, B, best, arg, scale);
             }
             float* gx = gxBuf.data();
             float* gy = gyBuf.data();
             for (int b = 0; b < B; b++)
             {
+                // A NaN or infinity anywhere in the column makes this position's answer
+                // undefined: report NaN rather than a plausible-looking coordinate.
+                finite[b] = cvIsNaN(scale[b]) == 0 && cvIsInf(scale[b]) == 0;
                 scale[b] = normalize_ ? 1.f / std::sqrt(scale[b] + kEps) : 1.f;
                 if (windowed)
                 {
                     const int ax = arg[b] % Wt_, ay = arg[b] / Wt_;
+                    // Stored [x][b] so that a correlation row reads its window contiguously.
                     for (int x = 0; x < Wt_; x++)
-                        gx[b * Wt_ + x] = std::exp((float)((x - ax) * (x - ax)) * negInv2s2);
+                        gx[x * kBlock + b] = std::exp((float)((x - ax) * (x - ax)) * negInv2s2);
                     for (int y = 0; y < Ht_; y++)
-                        gy[b * Ht_ + y] = std::exp((float)((y - ay) * (y - ay)) * negInv2s2);
+                        gy[y * kBlock + b] = std::exp((float)((y - ay) * (y - ay)) * negInv2s2);
                 }
                 // beta * scale folded into one factor per source position.
                 scale[b] *= beta_;
@@ -175,8 +226,8 @@ public:
             {
                 for (int b = 0; b < B; b++)
                 {
-                    gridX[b] = xn_[arg[b] % Wt_];
-                    gridY[b] = yn_[arg[b] / Wt_];
+                    gridX[b] = finite[b] ? xn_[arg[b] % Wt_] : nan;
+                    gridY[b] = finite[b] ? yn_[arg[b] / Wt_] : nan;
                 }
                 continue;
             }
@@ -187,12 +238,14 @@ public:
             for (int j = 0; j < Mt; j++)
             {
                 const float* row = base + (size_t)j * Ms_;
-                const int x = j % Wt_, y = j / Wt_;
-                for (int b = 0; b < B; b++)
-                {
-                    const float k = windowed ? gx[b * Wt_ + x] * gy[b * Ht_ + y] : 1.f;
-                    mx[b] = std::max(mx[b], scale[b] * k * row[b]);
-                }
+                const float* gxr = gx + (j % Wt_) * kBlock;
+                const float* gyr = gy + (j / Wt_) * kBlock;
+                if (windowed)
+                    for (int b = 0; b < B; b++)
+                        mx[b] = std::max(mx[b], scale[b] * (gxr[b] * gyr[b]) * row[b]);
+                else
+                    for (int b = 0; b < B; b++)
+                        mx[b] = std::max(mx[b], scale[b] * row[b]);
             }
             // Pass 3: softmax-weighted mean of the normalised target coordinates.
             for (int b = 0; b < B; b++)
@@ -203,13 +256,15 @@ public:
                 const float* row = base + (size_t)j * Ms_;
                 const int x = j % Wt_, y = j / Wt_;
                 const float px = xn_[x], py = yn_[y];
-                for (int b = 0; b < B; b++)
-                {
-                    const float k = windowed ? gx[b * Wt_ + x] * gy[b * Ht_ + y] : 1.f;
-                    e[b] = scale[b] * k * row[b] - mx[b];
-                }
-                for (int b = 0; b < B; b++)
-                    e[b] = std::exp(e[b]);
+                const float* gxr = gx + x * kBlock;
+                const float* gyr = gy + y * kBlock;
+                if (windowed)
+                    for (int b = 0; b < B; b++)
+                        e[b] = scale[b] * (gxr[b] * gyr[b]) * row[b] - mx[b];
+                else
+                    for (int b = 0; b < B; b++)
+                        e[b] = scale[b] * row[b] - mx[b];
+                expNonPositive(e, B);
                 for (int b = 0; b < B; b++)
                 {
                     sum[b] += e[b];
@@ -219,8 +274,8 @@ public:
             }
             for (int b = 0; b < B; b++)
             {
-                gridX[b] = sx[b] / sum[b];
-                gridY[b] = sy[b] / sum[b];
+                gridX[b] = finite[b] ? sx[b] / sum[b] : nan;
+                gridY[b] = finite[b] ? sy[b] / sum[b] : nan;
             }
         }
     }

@@ -1,0 +1,584 @@
+// This file is part of OpenCV project.
+// It is subject to the license terms in the LICENSE file found in the top-level directory
+// of this distribution and at http://opencv.org/license.html.
+
+#include "precomp.hpp"
+
+#include "opencv2/semflow/semantic_flow.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "opencv2/core/utils/logger.hpp"
+#include "opencv2/imgproc.hpp"
+#include "opencv2/semflow/layers.hpp"
+
+#include "flow_internal.hpp"
+#include "onnx_model_info.hpp"
+
+namespace cv {
+
+namespace {
+
+const char* const kInputs[] = {"source", "target"};
+const char* const kGridOutputs[] = {"grid_s2t", "grid_t2s"};
+const char* const kFeatureOutputs[] = {"feat3_source", "feat3_target", "feat4_source", "feat4_target"};
+const int kBorder = 16;       // pixels of zero padding in SFNet's protocol (one feature cell)
+const int kStride = 16;       // feature stride of the graph's outputs
+const int kMaxBatch = 8;      // pairs per network run in calcBatch (bounds activation memory)
+
+String expectedInterface()
+{
+    return "expected graph inputs 'source', 'target' and outputs 'grid_s2t', 'grid_t2s', "
+           "'feat3_source', 'feat3_target', 'feat4_source', 'feat4_target' (doc/onnx_ops.md)";
+}
+
+// One image converted to what the graph expects: CV_32FC3, RGB, [0, 1], at the input size,
+// zero-padded when the border protocol is on.
+Mat preprocess(const Mat& img, Size inputSize, bool pad, const char* what)
+{
+    const int depth = img.depth(), cn = img.channels();
+    if (img.empty())
+        CV_Error(Error::StsBadArg, format("SemanticFlow: the %s image is empty", what));
+    if (img.dims != 2 || (depth != CV_8U && depth != CV_32F) || (cn != 1 && cn != 3 && cn != 4))
+        CV_Error(Error::StsBadArg,
+                 format("SemanticFlow: expected a 2-D 8-bit or 32-bit float %s image with 1, 3 or 4 "
+                        "channels, got %s", what, typeToString(img.type()).c_str()));
+    Mat rgb;
+    if (cn == 1)
+        cvtColor(img, rgb, COLOR_GRAY2RGB);
+    else if (cn == 3)
+        cvtColor(img, rgb, COLOR_BGR2RGB);
+    else
+        cvtColor(img, rgb, COLOR_BGRA2RGB);
+    rgb.convertTo(rgb, CV_32F, depth == CV_8U ? 1.0 / 255.0 : 1.0);
+
+    const Size content = pad ? Size(inputSize.width - 2 * kBorder, inputSize.height - 2 * kBorder)
+                             : inputSize;
+    Mat resized;
+    if (rgb.size() == content)
+        resized = rgb;
+    else
+    {
+        const bool shrink = content.width <= rgb.cols && content.height <= rgb.rows;
+        resize(rgb, resized, content, 0, 0, shrink ? INTER_AREA : INTER_LINEAR);
+    }
+    if (!pad)
+        return resized;
+    Mat padded;
+    copyMakeBorder(resized, padded, kBorder, kBorder, kBorder, kBorder, BORDER_CONSTANT, Scalar::all(0));
+    return padded;
+}
+
+// Bilinear upsampling with align_corners=True semantics (corner samples coincide), in float:
+// cv::resize uses half-pixel centres and cv::remap fixed-point weights, neither of which
+// matches the protocol exactly.
+void upsampleAlignCorners(const Mat& src, Size dstSize, Mat& dst)
+{
+    CV_Assert(src.type() == CV_32FC1);
+    dst.create(dstSize, CV_32FC1);
+    std::vector<int> x0(dstSize.width), x1(dstSize.width);
+    std::vector<float> ax(dstSize.width);
+    for (int x = 0; x < dstSize.width; x++)
+    {
+        const double s = dstSize.width > 1 ? (double)x * (src.cols - 1) / (dstSize.width - 1) : 0.0;
+        x0[x] = std::min((int)s, src.cols - 1);
+        x1[x] = std::min(x0[x] + 1, src.cols - 1);
+        ax[x] = (float)(s - x0[x]);
+    }
+    for (int y = 0; y < dstSize.height; y++)
+    {
+        const double s = dstSize.height > 1 ? (double)y * (src.rows - 1) / (dstSize.height - 1) : 0.0;
+        const int y0 = std::min((int)s, src.rows - 1), y1 = std::min(y0 + 1, src.rows - 1);
+        const float ay = (float)(s - y0);
+        const float* r0 = src.ptr<float>(y0);
+        const float* r1 = src.ptr<float>(y1);
+        float* out = dst.ptr<float>(y);
+        for (int x = 0; x < dstSize.width; x++)
+        {
+            const float top = r0[x0[x]] + ax[x] * (r0[x1[x]] - r0[x0[x]]);
+            const float bottom = r1[x0[x]] + ax[x] * (r1[x1[x]] - r1[x0[x]]);
+            out[x] = top + ay * (bottom - top);
+        }
+    }
+}
+
+// Turns one [2, Hg, Wg] grid of normalised target coordinates into a pixel flow at the
+// query image's size (see the protocol in semantic_flow.hpp).
+void gridToFlow(const float* grid, int Hg, int Wg, bool pad, Size querySize, Size otherSize, Mat& flow)
+{
+    Mat gx(Hg, Wg, CV_32F, (void*)grid), gy(Hg, Wg, CV_32F, (void*)(grid + Hg * Wg));
+    if (pad)
+    {
+        const Rect inner(1, 1, Wg - 2, Hg - 2);
+        gx = gx(inner) * ((double)Wg / (Wg - 2));
+        gy = gy(inner) * ((double)Hg / (Hg - 2));
+    }
+    Mat ux, uy;
+    upsampleAlignCorners(gx, querySize, ux);
+    upsampleAlignCorners(gy, querySize, uy);
+    const float sx = 0.5f * (otherSize.width - 1), sy = 0.5f * (otherSize.height - 1);
+    flow.create(querySize, CV_32FC2);
+    for (int y = 0; y < querySize.height; y++)
+    {
+        const float* px = ux.ptr<float>(y);
+        const float* py = uy.ptr<float>(y);
+        Point2f* f = flow.ptr<Point2f>(y);
+        for (int x = 0; x < querySize.width; x++)
+            f[x] = Point2f((px[x] + 1.f) * sx - x, (py[x] + 1.f) * sy - y);
+    }
+}
+
+// A [1, C, H, W] view of item n of a contiguous 4-D blob.
+Mat blobItem(const Mat& blob, int n)
+{
+    CV_Assert(blob.dims == 4 && blob.isContinuous() && n < blob.size[0]);
+    const int sz[4] = {1, blob.size[1], blob.size[2], blob.size[3]};
+    return Mat(4, sz, blob.type(), (void*)blob.ptr<float>(n));
+}
+
+Mat stackItems(const std::vector<Mat>& items)
+{
+    CV_Assert(!items.empty());
+    const int sz[4] = {(int)items.size(), items[0].size[1], items[0].size[2], items[0].size[3]};
+    Mat out(4, sz, CV_32F);
+    const size_t step = items[0].total();
+    for (size_t i = 0; i < items.size(); i++)
+    {
+        CV_Assert(items[i].total() == step && items[i].isContinuous());
+        std::copy_n(items[i].ptr<float>(), step, out.ptr<float>((int)i));
+    }
+    return out;
+}
+
+std::vector<Mat> getMatVector(InputArrayOfArrays arr, const char* what)
+{
+    if (arr.empty())
+        return std::vector<Mat>();
+    const _InputArray::KindFlag k = arr.kind();
+    if (k != _InputArray::STD_VECTOR_MAT && k != _InputArray::STD_ARRAY_MAT &&
+        k != _InputArray::STD_VECTOR_UMAT && k != _InputArray::STD_VECTOR_VECTOR)
+        CV_Error(Error::StsBadArg, format("SemanticFlow: %s must be a vector of images", what));
+    std::vector<Mat> v;
+    arr.getMatVector(v);
+    return v;
+}
+
+void writeFlows(const std::vector<Mat>& flows, OutputArrayOfArrays out)
+{
+    if (out.kind() != _InputArray::STD_VECTOR_MAT)
+        CV_Error(Error::StsBadArg, "SemanticFlow: flows must be a std::vector<cv::Mat>");
+    out.create((int)flows.size(), 1, CV_32FC2, -1, true);
+    for (size_t i = 0; i < flows.size(); i++)
+        out.getMatRef((int)i) = flows[i];
+}
+
+bool pairAvailable(int backend, int target)
+{
+    if (backend == dnn::DNN_BACKEND_DEFAULT)
+        backend = dnn::DNN_BACKEND_OPENCV;
+    for (const auto& bt : dnn::getAvailableBackends())
+        if (bt.first == backend && bt.second == target)
+            return true;
+    // Some builds list OpenCV/CPU only implicitly.
+    return backend == dnn::DNN_BACKEND_OPENCV && target == dnn::DNN_TARGET_CPU;
+}
+
+float metadataFloat(const semflow::OnnxModelInfo& info, const char* key, float fallback, bool& known)
+{
+    auto it = info.metadata.find(key);
+    known = false;
+    if (it == info.metadata.end())
+        return fallback;
+    char* end = nullptr;
+    const double v = std::strtod(it->second.c_str(), &end);
+    if (end == it->second.c_str() || !std::isfinite(v))
+    {
+        CV_LOG_WARNING(NULL, "SemanticFlow: ignoring unparsable model metadata " << key << "='"
+                                                                                  << it->second << "'");
+        return fallback;
+    }
+    known = true;
+    return (float)v;
+}
+
+}  // namespace
+
+class SemanticFlowImpl CV_FINAL : public SemanticFlow
+{
+public:
+    SemanticFlowImpl(const String& model, Size inputSize, bool padBorder, float beta, float sigma,
+                     int backend, int target)
+        : inputSize_(inputSize), pad_(padBorder), betaOverride_(beta), sigmaOverride_(sigma)
+    {
+        if (inputSize.width <= 0 || inputSize.height <= 0 || inputSize.width % 32 || inputSize.height % 32 ||
+            inputSize.width < 64 || inputSize.height < 64)
+            CV_Error(Error::StsBadArg,
+                     format("SemanticFlow: inputSize must have sides that are multiples of 32 and at "
+                            "least 64, got %dx%d", inputSize.width, inputSize.height));
+        checkFloatParam(beta, "beta");
+        checkFloatParam(sigma, "sigma");
+        load(model);
+        requestedBackend_ = backend;
+        requestedTarget_ = target;
+        applyBackend();
+    }
+
+    void calc(InputArray source, InputArray target, InputOutputArray flow) CV_OVERRIDE
+    {
+        std::vector<Mat> s2t, t2s;
+        run({source.getMat()}, {target.getMat()}, false, s2t, t2s);
+        s2t[0].copyTo(flow);
+    }
+
+    void calcBidirectional(InputArray source_, InputArray target_, OutputArray flowS2T,
+                           OutputArray flowT2S, OutputArray confidence) CV_OVERRIDE
+    {
+        Mat source = source_.getMat(), target = target_.getMat();
+        std::vector<Mat> s2t, t2s;
+        run({source}, {target}, true, s2t, t2s);
+        if (confidence.needed())
+            consistency(s2t[0], t2s[0], confidence);
+        s2t[0].copyTo(flowS2T);
+        t2s[0].copyTo(flowT2S);
+    }
+
+    void calcBatch(InputArrayOfArrays sources_, InputArrayOfArrays targets_, OutputArrayOfArrays flows) CV_OVERRIDE
+    {
+        std::vector<Mat> sources = getMatVector(sources_, "sources"), targets = getMatVector(targets_, "targets");
+        if (sources.size() != targets.size())
+            CV_Error(Error::StsBadArg,
+                     format("SemanticFlow::calcBatch: got %d sources but %d targets",
+                            (int)sources.size(), (int)targets.size()));
+        std::vector<Mat> all;
+        for (size_t b = 0; b < sources.size(); b += kMaxBatch)
+        {
+            const size_t e = std::min(sources.size(), b + kMaxBatch);
+            std::vector<Mat> s2t, t2s;
+            run(std::vector<Mat>(sources.begin() + b, sources.begin() + e),
+                std::vector<Mat>(targets.begin() + b, targets.begin() + e), false, s2t, t2s);
+            all.insert(all.end(), s2t.begin(), s2t.end());
+        }
+        writeFlows(all, flows);
+    }
+
+    void calcOneToMany(InputArray source_, InputArrayOfArrays targets_, OutputArrayOfArrays flows) CV_OVERRIDE
+    {
+        Mat source = source_.getMat();
+        std::vector<Mat> targets = getMatVector(targets_, "targets");
+        if (targets.empty())
+        {
+            writeFlows(std::vector<Mat>(), flows);
+            return;
+        }
+        // Every image goes through the feature extractor exactly once: the first half of
+        // the list feeds the graph's 'source' input, the second half its 'target' input
+        // (the last image is repeated when the count is odd).
+        std::vector<Mat> images;
+        images.push_back(preprocess(source, inputSize_, pad_, "source"));
+        for (size_t i = 0; i < targets.size(); i++)
+            images.push_back(preprocess(targets[i], inputSize_, pad_, format("target #%d", (int)i).c_str()));
+        std::vector<Mat> f3, f4;
+        for (size_t b = 0; b < images.size(); b += 2 * kMaxBatch)
+        {
+            std::vector<Mat> chunk(images.begin() + b, images.begin() + std::min(images.size(), b + 2 * kMaxBatch));
+            const size_t real = chunk.size();
+            if (chunk.size() % 2)
+                chunk.push_back(chunk.back());
+            const size_t half = chunk.size() / 2;
+            std::vector<Mat> outs;
+            forward(std::vector<Mat>(chunk.begin(), chunk.begin() + half),
+                    std::vector<Mat>(chunk.begin() + half, chunk.end()),
+                    std::vector<String>(std::begin(kFeatureOutputs), std::end(kFeatureOutputs)), outs);
+            for (size_t i = 0; i < real; i++)
+            {
+                const bool first = i < half;
+                const int n = (int)(first ? i : i - half);
+                f3.push_back(blobItem(outs[first ? 0 : 1], n).clone());
+                f4.push_back(blobItem(outs[first ? 2 : 3], n).clone());
+            }
+        }
+        std::vector<Mat> result;
+        for (size_t i = 0; i < targets.size(); i++)
+        {
+            Mat grid = matchFeatures(f3[0], f4[0], f3[i + 1], f4[i + 1]);
+            Mat flow;
+            gridToFlow(grid.ptr<float>(), grid.size[2], grid.size[3], pad_, source.size(), targets[i].size(), flow);
+            result.push_back(flow);
+        }
+        writeFlows(result, flows);
+    }
+
+    void collectGarbage() CV_OVERRIDE {}
+
+    void setPreferableBackend(int backendId) CV_OVERRIDE
+    {
+        requestedBackend_ = backendId;
+        applyBackend();
+    }
+    void setPreferableTarget(int targetId) CV_OVERRIDE
+    {
+        requestedTarget_ = targetId;
+        applyBackend();
+    }
+    int getPreferableBackend() const CV_OVERRIDE { return backend_; }
+    int getPreferableTarget() const CV_OVERRIDE { return target_; }
+    void setStrictBackend(bool strict) CV_OVERRIDE
+    {
+        strict_ = strict;
+        applyBackend();
+    }
+    bool getStrictBackend() const CV_OVERRIDE { return strict_; }
+
+    void setBeta(float beta) CV_OVERRIDE { checkFloatParam(beta, "beta"); betaOverride_ = beta; }
+    float getBeta() const CV_OVERRIDE { return betaOverride_ >= 0.f ? betaOverride_ : modelBeta_; }
+    void setSigma(float sigma) CV_OVERRIDE { checkFloatParam(sigma, "sigma"); sigmaOverride_ = sigma; }
+    float getSigma() const CV_OVERRIDE { return sigmaOverride_ >= 0.f ? sigmaOverride_ : modelSigma_; }
+    void setConsistencyTolerance(float alpha) CV_OVERRIDE
+    {
+        if (!(alpha > 0.f) || !std::isfinite(alpha))
+            CV_Error(Error::StsOutOfRange, format("SemanticFlow: the consistency tolerance must be a "
+                                                  "positive fraction of the image size, got %g", alpha));
+        alpha_ = alpha;
+    }
+    float getConsistencyTolerance() const CV_OVERRIDE { return alpha_; }
+    Size getInputSize() const CV_OVERRIDE { return inputSize_; }
+    bool getPadBorder() const CV_OVERRIDE { return pad_; }
+
+private:
+    static void checkFloatParam(float v, const char* name)
+    {
+        if (!std::isfinite(v))
+            CV_Error(Error::StsBadArg, format("SemanticFlow: %s must be finite (negative = the model's value)", name));
+    }
+
+    void load(const String& path)
+    {
+        if (path.empty())
+            CV_Error(Error::StsBadArg, "SemanticFlow: no model file given (expected the path of an SFNet ONNX model)");
+        std::ifstream file(path, std::ios::binary);
+        if (!file)
+            CV_Error(Error::StsObjectNotFound,
+                     format("SemanticFlow: cannot open model file '%s' (missing or unreadable)", path.c_str()));
+        std::vector<char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+        if (bytes.empty())
+            CV_Error(Error::StsParseError, format("SemanticFlow: model file '%s' is empty", path.c_str()));
+
+        semflow::OnnxModelInfo info;
+        std::string why;
+        if (!semflow::readOnnxModelInfo((const unsigned char*)bytes.data(), bytes.size(), info, why))
+            CV_Error(Error::StsParseError,
+                     format("SemanticFlow: model file '%s' is not a readable ONNX model: %s",
+                            path.c_str(), why.c_str()));
+        for (const char* name : kInputs)
+            if (std::find(info.inputs.begin(), info.inputs.end(), name) == info.inputs.end())
+                CV_Error(Error::StsBadArg,
+                         format("SemanticFlow: ONNX model '%s' has no graph input '%s'; %s",
+                                path.c_str(), name, expectedInterface().c_str()));
+        std::vector<String> outputs(std::begin(kGridOutputs), std::end(kGridOutputs));
+        outputs.insert(outputs.end(), std::begin(kFeatureOutputs), std::end(kFeatureOutputs));
+        for (const String& name : outputs)
+            if (std::find(info.outputs.begin(), info.outputs.end(), name) == info.outputs.end())
+                CV_Error(Error::StsBadArg,
+                         format("SemanticFlow: ONNX model '%s' has no graph output '%s'; %s",
+                                path.c_str(), name.c_str(), expectedInterface().c_str()));
+        modelBeta_ = metadataFloat(info, "semflow.beta", 50.f, modelBetaKnown_);
+        modelSigma_ = metadataFloat(info, "semflow.sigma", 5.f, modelSigmaKnown_);
+
+        semflow::registerLayers();
+        try
+        {
+            net_ = dnn::readNetFromONNX(bytes.data(), bytes.size());
+        }
+        catch (const cv::Exception& e)
+        {
+            CV_Error(Error::StsParseError,
+                     format("SemanticFlow: OpenCV's ONNX importer rejected '%s': %s", path.c_str(), e.what()));
+        }
+        if (net_.empty())
+            CV_Error(Error::StsParseError,
+                     format("SemanticFlow: OpenCV's ONNX importer produced an empty network from '%s'", path.c_str()));
+        for (const String& name : outputs)
+            if (net_.getLayerId(name) < 0)
+                CV_Error(Error::StsBadArg,
+                         format("SemanticFlow: graph output '%s' of '%s' is not addressable in OpenCV "
+                                "(it must be the first output of the node that produces it)",
+                                name.c_str(), path.c_str()));
+        modelPath_ = path;
+    }
+
+    void applyBackend()
+    {
+        // Unknown but non-negative ids are not rejected here: newer OpenCV versions add
+        // backends; the availability check below decides.
+        if (requestedBackend_ < 0)
+            CV_Error(Error::StsOutOfRange, format("SemanticFlow: %d is not a cv::dnn::Backend", requestedBackend_));
+        if (requestedTarget_ < 0)
+            CV_Error(Error::StsOutOfRange, format("SemanticFlow: %d is not a cv::dnn::Target", requestedTarget_));
+        int backend = requestedBackend_, target = requestedTarget_;
+        // A CUDA target only makes sense with the CUDA backend and vice versa; pairing them
+        // implicitly saves users from the common half-configured case.
+        const bool cudaTarget = target == dnn::DNN_TARGET_CUDA || target == dnn::DNN_TARGET_CUDA_FP16;
+        if (backend == dnn::DNN_BACKEND_CUDA && !cudaTarget)
+            target = dnn::DNN_TARGET_CUDA;
+        if (!pairAvailable(backend, target))
+        {
+            const String msg = format("SemanticFlow: the DNN backend/target pair (%d, %d) is not available "
+                                      "in this OpenCV build or on this machine", backend, target);
+            if (strict_)
+                CV_Error(Error::StsNotImplemented,
+                         msg + " (strict backend mode; call setStrictBackend(false) to fall back to the CPU)");
+            CV_LOG_WARNING(NULL, msg << "; falling back to DNN_BACKEND_OPENCV / DNN_TARGET_CPU");
+            backend = dnn::DNN_BACKEND_OPENCV;
+            target = dnn::DNN_TARGET_CPU;
+        }
+        net_.setPreferableBackend(backend);
+        net_.setPreferableTarget(target);
+        backend_ = backend;
+        target_ = target;
+    }
+
+    bool overridden() const
+    {
+        const bool beta = betaOverride_ >= 0.f && (!modelBetaKnown_ || betaOverride_ != modelBeta_);
+        const bool sigma = sigmaOverride_ >= 0.f && (!modelSigmaKnown_ || sigmaOverride_ != modelSigma_);
+        return beta || sigma;
+    }
+
+    void forward(const std::vector<Mat>& sources, const std::vector<Mat>& targets,
+                 const std::vector<String>& names, std::vector<Mat>& outs)
+    {
+        Mat bs = dnn::blobFromImages(sources), bt = dnn::blobFromImages(targets);
+        net_.setInput(bs, kInputs[0]);
+        net_.setInput(bt, kInputs[1]);
+        net_.forward(outs, names);
+        CV_Assert(outs.size() == names.size());
+        const int Hg = inputSize_.height / kStride, Wg = inputSize_.width / kStride;
+        for (size_t i = 0; i < outs.size(); i++)
+        {
+            const Mat& o = outs[i];
+            if (o.dims != 4 || o.type() != CV_32F || o.size[0] != (int)sources.size() || o.size[2] != Hg ||
+                o.size[3] != Wg || (i < 2 && names[i].compare(0, 4, "grid") == 0 && o.size[1] != 2))
+                CV_Error(Error::StsUnmatchedSizes,
+                         format("SemanticFlow: model output '%s' has shape %s, expected [%d, %s, %d, %d] "
+                                "for input %dx%d (doc/onnx_ops.md)", names[i].c_str(),
+                                shapeString(o).c_str(), (int)sources.size(),
+                                names[i].compare(0, 4, "grid") == 0 ? "2" : "C", Hg, Wg,
+                                inputSize_.width, inputSize_.height));
+        }
+    }
+
+    static String shapeString(const Mat& m)
+    {
+        std::ostringstream s;
+        s << "[";
+        for (int d = 0; d < m.dims; d++)
+            s << (d ? ", " : "") << m.size[d];
+        s << "]";
+        return s.str();
+    }
+
+    // Correlation of both levels, product, kernel soft argmax: the graph's own matching,
+    // with this instance's beta and sigma.
+    Mat matchFeatures(const Mat& s3, const Mat& s4, const Mat& t3, const Mat& t4) const
+    {
+        Mat c3, c4, grid;
+        semflow::correlation(s3, t3, c3);
+        semflow::correlation(s4, t4, c4);
+        multiply(c3, c4, c3);
+        semflow::kernelSoftArgmax(c3, Size(t3.size[3], t3.size[2]), grid, getBeta(), getSigma(), true);
+        return grid;
+    }
+
+    // Runs the network on the pairs and converts the grids to flows at the images' sizes.
+    void run(const std::vector<Mat>& sources, const std::vector<Mat>& targets, bool both,
+             std::vector<Mat>& s2t, std::vector<Mat>& t2s)
+    {
+        if (sources.empty())
+            CV_Error(Error::StsBadArg, "SemanticFlow: no image pairs given");
+        std::vector<Mat> ps, pt;
+        for (size_t i = 0; i < sources.size(); i++)
+        {
+            const bool single = sources.size() == 1;
+            ps.push_back(preprocess(sources[i], inputSize_, pad_, single ? "source" : format("source #%d", (int)i).c_str()));
+            pt.push_back(preprocess(targets[i], inputSize_, pad_, single ? "target" : format("target #%d", (int)i).c_str()));
+        }
+        const bool viaFeatures = overridden();
+        std::vector<String> names;
+        if (viaFeatures)
+            names.assign(std::begin(kFeatureOutputs), std::end(kFeatureOutputs));
+        else
+            names.assign(std::begin(kGridOutputs), std::end(kGridOutputs));
+        std::vector<Mat> outs;
+        forward(ps, pt, names, outs);
+
+        Mat gs2t, gt2s;
+        if (viaFeatures)
+        {
+            gs2t = matchFeatures(outs[0], outs[2], outs[1], outs[3]);
+            if (both)
+                gt2s = matchFeatures(outs[1], outs[3], outs[0], outs[2]);
+        }
+        else
+        {
+            gs2t = outs[0];
+            gt2s = outs[1];
+        }
+        const int Hg = gs2t.size[2], Wg = gs2t.size[3];
+        s2t.resize(sources.size());
+        t2s.resize(both ? sources.size() : 0);
+        for (size_t i = 0; i < sources.size(); i++)
+        {
+            gridToFlow(gs2t.ptr<float>((int)i), Hg, Wg, pad_, sources[i].size(), targets[i].size(), s2t[i]);
+            if (both)
+                gridToFlow(gt2s.ptr<float>((int)i), Hg, Wg, pad_, targets[i].size(), sources[i].size(), t2s[i]);
+        }
+    }
+
+    void consistency(const Mat& s2t, const Mat& t2s, OutputArray conf_) const
+    {
+        conf_.create(s2t.size(), CV_32FC1);
+        Mat conf = conf_.getMat();
+        const float L = (float)std::max(s2t.cols, s2t.rows), tol = alpha_ * L;
+        const float k = 1.f / (2.f * tol * tol);
+        for (int y = 0; y < s2t.rows; y++)
+        {
+            const Point2f* f = s2t.ptr<Point2f>(y);
+            float* c = conf.ptr<float>(y);
+            for (int x = 0; x < s2t.cols; x++)
+            {
+                const float qx = x + f[x].x, qy = y + f[x].y;
+                if (!(qx >= 0.f && qy >= 0.f && qx <= t2s.cols - 1 && qy <= t2s.rows - 1))
+                {
+                    c[x] = 0.f;
+                    continue;
+                }
+                const Point2f e = f[x] + semflow::sampleFlowBilinear(t2s, qx, qy);
+                c[x] = std::exp(-(e.x * e.x + e.y * e.y) * k);
+            }
+        }
+    }
+
+    dnn::Net net_;
+    String modelPath_;
+    Size inputSize_;
+    bool pad_;
+    float betaOverride_, sigmaOverride_;
+    float modelBeta_ = 50.f, modelSigma_ = 5.f;
+    bool modelBetaKnown_ = false, modelSigmaKnown_ = false;
+    int requestedBackend_ = dnn::DNN_BACKEND_OPENCV, requestedTarget_ = dnn::DNN_TARGET_CPU;
+    int backend_ = dnn::DNN_BACKEND_OPENCV, target_ = dnn::DNN_TARGET_CPU;
+    bool strict_ = false;
+    float alpha_ = 0.05f;
+};
+
+Ptr<SemanticFlow> SemanticFlow::create(const String& model, Size inputSize, bool padBorder, float beta,
+                                       float sigma, int backend, int target)
+{
+    return makePtr<SemanticFlowImpl>(model, inputSize, padBorder, beta, sigma, backend, target);
+}
+
+}  // namespace cv

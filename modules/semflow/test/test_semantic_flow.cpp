@@ -1,0 +1,565 @@
+// This file is part of OpenCV project.
+// It is subject to the license terms in the LICENSE file found in the top-level directory
+// of this distribution and at http://opencv.org/license.html.
+
+// cv::SemanticFlow pinned by a hand-made SFNet graph whose "features" are the mean colour
+// of each 16x16 cell: on images painted with one unique colour per cell, the correct match
+// of every cell is known exactly, so direction, units and the border protocol are checked
+// to float precision, independently of any trained model. The graph is written here with
+// libonnx (standalone builds only; OpenCV's test system has no libonnx).
+
+#include "test_precomp.hpp"
+
+#ifdef SEMFLOW_HAVE_ONNX
+
+#include <onnx/checker.h>
+#include <onnx/onnx_pb.h>
+
+#include <cstdio>
+#include <limits>
+#include <fstream>
+
+#include "opencv2/imgproc.hpp"
+
+namespace opencv_test { namespace {
+
+const char* const kDomain = "org.opencv.semflow";
+const int kFeat4 = 8;  // channels of the hand-made level-4 features
+
+void setShape(onnx::ValueInfoProto* vi, const std::string& name, const std::vector<std::string>& dims)
+{
+    vi->set_name(name);
+    auto* tensor = vi->mutable_type()->mutable_tensor_type();
+    tensor->set_elem_type(onnx::TensorProto::FLOAT);
+    for (const std::string& d : dims)
+    {
+        auto* dim = tensor->mutable_shape()->add_dim();
+        if (std::isdigit((unsigned char)d[0]))
+            dim->set_dim_value(std::stoll(d));
+        else
+            dim->set_dim_param(d);
+    }
+}
+
+onnx::NodeProto* node(onnx::GraphProto* g, const std::string& op, const std::vector<std::string>& in,
+                      const std::string& out, const std::string& domain = "")
+{
+    onnx::NodeProto* n = g->add_node();
+    n->set_op_type(op);
+    n->set_domain(domain);
+    n->set_name(out);
+    for (const std::string& s : in)
+        n->add_input(s);
+    n->add_output(out);
+    return n;
+}
+
+void attrInts(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v)
+{
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::INTS);
+    for (int64_t x : v)
+        a->add_ints(x);
+}
+
+void attrFloat(onnx::NodeProto* n, const std::string& name, float v)
+{
+    auto* a = n->add_attribute();
+    a->set_name(name);
+    a->set_type(onnx::AttributeProto::FLOAT);
+    a->set_f(v);
+}
+
+// The level-4 "features": ReLU(W c + b) of the cell's mean colour c, with positive W and b so
+// that no colour maps to zero and no two colours map to parallel vectors.
+void feat4Weights(std::vector<float>& w, std::vector<float>& b)
+{
+    RNG rng(2019);
+    w.resize(kFeat4 * 3);
+    b.resize(kFeat4);
+    for (float& x : w) x = rng.uniform(0.1f, 1.f);
+    for (float& x : b) x = rng.uniform(0.05f, 0.3f);
+}
+
+struct HandModel
+{
+    float beta = 0.f;              //!< baked into both KernelSoftArgmax nodes (0 = hard argmax)
+    float sigma = 0.f;
+    bool metadata = true;          //!< write semflow.beta / semflow.sigma
+    std::string dropOutput;        //!< leave this graph output out
+    std::string renameInput;       //!< call the 'target' input this instead
+};
+
+// Follows doc/onnx_ops.md "The SFNet inference graph" with trivial features.
+onnx::ModelProto makeSfnetGraph(const HandModel& spec)
+{
+    onnx::ModelProto model;
+    model.set_ir_version(onnx::IR_VERSION_2019_3_18);
+    model.set_producer_name("semflow-test");
+    auto* opset = model.add_opset_import();
+    opset->set_domain("");
+    opset->set_version(11);
+    opset = model.add_opset_import();
+    opset->set_domain(kDomain);
+    opset->set_version(1);
+    if (spec.metadata)
+    {
+        auto* m = model.add_metadata_props();
+        m->set_key("semflow.beta");
+        m->set_value(std::to_string(spec.beta));
+        m = model.add_metadata_props();
+        m->set_key("semflow.sigma");
+        m->set_value(std::to_string(spec.sigma));
+    }
+
+    onnx::GraphProto* g = model.mutable_graph();
+    g->set_name("hand_sfnet");
+    const std::string targetName = spec.renameInput.empty() ? "target" : spec.renameInput;
+    setShape(g->add_input(), "source", {"N", "3", "H", "W"});
+    setShape(g->add_input(), targetName, {"N", "3", "H", "W"});
+
+    std::vector<float> w, b;
+    feat4Weights(w, b);
+    onnx::TensorProto* tw = g->add_initializer();
+    tw->set_name("w4");
+    tw->set_data_type(onnx::TensorProto::FLOAT);
+    for (int64_t d : {kFeat4, 3, 1, 1}) tw->add_dims(d);
+    for (float x : w) tw->add_float_data(x);
+    onnx::TensorProto* tb = g->add_initializer();
+    tb->set_name("b4");
+    tb->set_data_type(onnx::TensorProto::FLOAT);
+    tb->add_dims(kFeat4);
+    for (float x : b) tb->add_float_data(x);
+
+    const std::pair<std::string, std::string> sides[] = {{"source", "source"}, {targetName, "target"}};
+    for (const auto& side : sides)
+    {
+        onnx::NodeProto* pool = node(g, "AveragePool", {side.first}, "pool_" + side.second);
+        attrInts(pool, "kernel_shape", {16, 16});
+        attrInts(pool, "strides", {16, 16});
+        node(g, "Relu", {"pool_" + side.second}, "feat3_" + side.second);
+        onnx::NodeProto* conv = node(g, "Conv", {"pool_" + side.second, "w4", "b4"}, "conv_" + side.second);
+        attrInts(conv, "kernel_shape", {1, 1});
+        node(g, "Relu", {"conv_" + side.second}, "feat4_" + side.second);
+    }
+    const std::pair<std::string, std::string> dirs[] = {{"source", "target"}, {"target", "source"}};
+    for (const auto& d : dirs)
+    {
+        const std::string tag = d.first.substr(0, 1) + "2" + d.second.substr(0, 1);
+        node(g, "Correlation", {"feat3_" + d.first, "feat3_" + d.second}, "c3_" + tag, kDomain);
+        node(g, "Correlation", {"feat4_" + d.first, "feat4_" + d.second}, "c4_" + tag, kDomain);
+        node(g, "Mul", {"c3_" + tag, "c4_" + tag}, "corr_" + tag);
+        onnx::NodeProto* ksa = node(g, "KernelSoftArgmax", {"corr_" + tag, "feat3_" + d.second}, "grid_" + tag, kDomain);
+        attrFloat(ksa, "beta", spec.beta);
+        attrFloat(ksa, "sigma", spec.sigma);
+    }
+    const std::vector<std::pair<std::string, std::string>> outputs = {
+        {"grid_s2t", "2"}, {"grid_t2s", "2"}, {"feat3_source", "3"}, {"feat3_target", "3"},
+        {"feat4_source", std::to_string(kFeat4)}, {"feat4_target", std::to_string(kFeat4)}};
+    for (const auto& o : outputs)
+        if (o.first != spec.dropOutput)
+            setShape(g->add_output(), o.first, {"N", o.second, "h", "w"});
+    return model;
+}
+
+std::string writeHandModel(const HandModel& spec = HandModel())
+{
+    onnx::ModelProto model = makeSfnetGraph(spec);
+    onnx::checker::check_model(model);
+    const std::string path = cv::tempfile(".onnx");
+    std::ofstream f(path, std::ios::binary);
+    EXPECT_TRUE(model.SerializeToOstream(&f));
+    return path;
+}
+
+// A hand model file removed at the end of the test.
+struct TempModel
+{
+    std::string path;
+    explicit TempModel(const HandModel& spec = HandModel()) : path(writeHandModel(spec)) {}
+    ~TempModel() { std::remove(path.c_str()); }
+};
+
+// The unique colour (BGR) of cell (cx, cy) of an n x n coded image: distinct directions in
+// colour space, so cosine similarity singles out the same cell.
+Vec3b cellColor(int cx, int cy, int n)
+{
+    return Vec3b(128, saturate_cast<uchar>(25 + 230 * cy / (n - 1)), saturate_cast<uchar>(25 + 230 * cx / (n - 1)));
+}
+
+// n x n cells of cellPx pixels; cell (cx, cy) shows the code of (cx - sx, cy - sy), black if
+// that cell does not exist: the content of cell c moves to c + s.
+Mat codedImage(int n, int cellPx, int sx = 0, int sy = 0)
+{
+    Mat img(n * cellPx, n * cellPx, CV_8UC3, Scalar::all(0));
+    for (int cy = 0; cy < n; cy++)
+        for (int cx = 0; cx < n; cx++)
+        {
+            const int ox = cx - sx, oy = cy - sy;
+            if (ox >= 0 && oy >= 0 && ox < n && oy < n)
+                img(Rect(cx * cellPx, cy * cellPx, cellPx, cellPx)).setTo(Scalar(cellColor(ox, oy, n)));
+        }
+    return img;
+}
+
+// The protocol of semantic_flow.hpp written out for one axis: source pixel x of a source
+// `srcLen` wide, matched inner cell shifted by `shift`, target `tgtLen` wide, `cells` = inner
+// cells along the axis (Wg - 2 with the border protocol, Wg without).
+double expectedFlow(int x, int srcLen, int tgtLen, int cells, int shift, bool pad)
+{
+    const double c = (double)x * (cells - 1) / (srcLen - 1);  // continuous inner cell index
+    double g;
+    if (pad)
+    {
+        const int Wg = cells + 2;
+        g = (-1.0 + 2.0 * (c + shift + 1) / (Wg - 1)) * Wg / (Wg - 2);
+    }
+    else
+        g = -1.0 + 2.0 * (c + shift) / (cells - 1);
+    return (g + 1.0) * (tgtLen - 1) / 2.0 - x;
+}
+
+// Pixels whose two bilinear neighbour cells both have a match inside the image.
+bool validAxis(int x, int srcLen, int cells, int shift)
+{
+    const double c = (double)x * (cells - 1) / (srcLen - 1);
+    const int lo = (int)std::floor(c), hi = (int)std::ceil(c);
+    return lo + shift >= 0 && hi + shift <= cells - 1;
+}
+
+// Max |flow - expected| over valid pixels; also counts them.
+double protocolError(const Mat& flow, Size tgt, int cells, int sx, int sy, bool pad, int& count)
+{
+    double err = 0;
+    count = 0;
+    for (int y = 0; y < flow.rows; y++)
+        for (int x = 0; x < flow.cols; x++)
+        {
+            if (!validAxis(x, flow.cols, cells, sx) || !validAxis(y, flow.rows, cells, sy))
+                continue;
+            const Point2f f = flow.at<Point2f>(y, x);
+            err = std::max(err, std::abs(f.x - expectedFlow(x, flow.cols, tgt.width, cells, sx, pad)));
+            err = std::max(err, std::abs(f.y - expectedFlow(y, flow.rows, tgt.height, cells, sy, pad)));
+            count++;
+        }
+    return err;
+}
+
+TEST(Semflow_SemanticFlow, direction_and_units_with_border_protocol)
+{
+    TempModel model;
+    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path);  // 320x320, padBorder
+    // 288 = 320 - 2*16: the resize is the identity and cells align with the pooling.
+    const Mat source = codedImage(18, 16), target = codedImage(18, 16, 2, -1);
+    Mat flow;
+    sf->calc(source, target, flow);
+    ASSERT_EQ(flow.type(), CV_32FC2);
+    ASSERT_EQ(flow.size(), source.size());
+    int count = 0;
+    EXPECT_LE(protocolError(flow, target.size(), 18, 2, -1, true, count), 2e-3);
+    EXPECT_GT(count, 150 * 150);
+    // Direction and units, relative to the same image matched with itself (the protocol's
+    // rescale is not exactly the identity): content moved 2 cells right and 1 up, and one
+    // cell is 20/18 * 287/19 = 16.78 px under the protocol.
+    Mat still;
+    sf->calc(source, source, still);
+    const Point2f d = flow.at<Point2f>(144, 144) - still.at<Point2f>(144, 144);
+    EXPECT_NEAR(d.x, 2 * 20.0 / 18 * 287 / 19, 1e-3);
+    EXPECT_NEAR(d.y, -1 * 20.0 / 18 * 287 / 19, 1e-3);
+    EXPECT_LE(std::abs(still.at<Point2f>(144, 144).x), 0.5);
+}
+
+TEST(Semflow_SemanticFlow, direction_and_units_without_border_protocol)
+{
+    TempModel model;
+    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path, Size(320, 320), false);
+    const Mat source = codedImage(20, 16), target = codedImage(20, 16, -3, 2);
+    Mat flow;
+    sf->calc(source, target, flow);
+    int count = 0;
+    EXPECT_LE(protocolError(flow, target.size(), 20, -3, 2, false, count), 2e-3);
+    EXPECT_GT(count, 200 * 200);
+    // Without the protocol a cell is exactly (320 - 1) / (20 - 1) pixels everywhere.
+    EXPECT_NEAR(flow.at<Point2f>(160, 160).x, -3 * 319.0 / 19, 1e-3);
+    EXPECT_NEAR(flow.at<Point2f>(160, 160).y, 2 * 319.0 / 19, 1e-3);
+}
+
+TEST(Semflow_SemanticFlow, images_of_different_sizes_and_types)
+{
+    TempModel model;
+    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path);
+    const Mat source = codedImage(18, 16);
+    // Twice as large: the 2x shrink averages whole 2x2 blocks inside each 32-px cell.
+    const Mat target = codedImage(18, 32, 1, 1);
+    Mat flow;
+    sf->calc(source, target, flow);
+    ASSERT_EQ(flow.size(), source.size());
+    int count = 0;
+    EXPECT_LE(protocolError(flow, target.size(), 18, 1, 1, true, count), 2e-3);
+    EXPECT_GT(count, 200 * 200);
+
+    // The same pair as float [0,1], as BGRA and as a float target: the same flow.
+    Mat sourceF, targetF, sourceA;
+    source.convertTo(sourceF, CV_32F, 1.0 / 255);
+    target.convertTo(targetF, CV_32F, 1.0 / 255);
+    cvtColor(source, sourceA, COLOR_BGR2BGRA);
+    Mat flowF, flowA;
+    sf->calc(sourceF, targetF, flowF);
+    sf->calc(sourceA, target, flowA);
+    EXPECT_LE(cv::norm(flowF, flow, NORM_INF), 1e-4);
+    EXPECT_LE(cv::norm(flowA, flow, NORM_INF), 1e-4);
+
+    // A non-square source of another size: flow at its size, same protocol per axis.
+    Mat wide;
+    resize(codedImage(18, 16), wide, Size(18 * 24, 18 * 12), 0, 0, INTER_NEAREST);
+    sf->calc(wide, target, flow);
+    ASSERT_EQ(flow.size(), wide.size());
+}
+
+TEST(Semflow_SemanticFlow, batch_of_four_equals_four_single_calls)
+{
+    TempModel model;
+    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path, Size(320, 320), true, 25.f, 3.f);
+    std::vector<Mat> sources, targets;
+    const int shifts[4][2] = {{0, 0}, {2, -1}, {-3, 1}, {1, 3}};
+    for (int i = 0; i < 4; i++)
+    {
+        sources.push_back(codedImage(18, 16 + 8 * (i % 2)));
+        targets.push_back(codedImage(18, 16 + 8 * (i / 2), shifts[i][0], shifts[i][1]));
+    }
+    std::vector<Mat> flows;
+    sf->calcBatch(sources, targets, flows);
+    ASSERT_EQ(flows.size(), 4u);
+    for (int i = 0; i < 4; i++)
+    {
+        Mat single;
+        sf->calc(sources[i], targets[i], single);
+        ASSERT_EQ(flows[i].size(), sources[i].size());
+        EXPECT_LE(cv::norm(flows[i], single, NORM_INF), 1e-4) << "pair " << i;
+    }
+}
+
+TEST(Semflow_SemanticFlow, one_to_many_equals_pairwise_calc)
+{
+    TempModel model;
+    const Mat source = codedImage(18, 16);
+    std::vector<Mat> targets = {codedImage(18, 16, 1, 0), codedImage(18, 32, -2, 1), codedImage(18, 16, 0, 2)};
+    // Hard argmax from the graph, then a soft override: both routes must agree with calc.
+    for (float beta : {-1.f, 20.f})
+    {
+        Ptr<SemanticFlow> sf = SemanticFlow::create(model.path, Size(320, 320), true, beta, beta < 0 ? -1.f : 4.f);
+        for (size_t count : {size_t(2), size_t(3)})  // odd and even image counts
+        {
+            std::vector<Mat> flows;
+            sf->calcOneToMany(source, std::vector<Mat>(targets.begin(), targets.begin() + count), flows);
+            ASSERT_EQ(flows.size(), count);
+            for (size_t i = 0; i < count; i++)
+            {
+                Mat single;
+                sf->calc(source, targets[i], single);
+                EXPECT_LE(cv::norm(flows[i], single, NORM_INF), 1e-3) << "beta " << beta << " target " << i;
+            }
+        }
+    }
+}
+
+TEST(Semflow_SemanticFlow, beta_sigma_override_equals_a_graph_with_those_values)
+{
+    HandModel hard;                  // graph: hard argmax
+    HandModel soft;
+    soft.beta = 30.f;                // graph: soft argmax with a window
+    soft.sigma = 3.f;
+    TempModel hardModel(hard), softModel(soft);
+    const Mat source = codedImage(18, 16), target = codedImage(18, 16, 1, -2);
+
+    Mat viaGraph, viaOverride, viaHard;
+    SemanticFlow::create(softModel.path)->calc(source, target, viaGraph);
+    Ptr<SemanticFlow> sf = SemanticFlow::create(hardModel.path, Size(320, 320), true, 30.f, 3.f);
+    EXPECT_EQ(sf->getBeta(), 30.f);
+    EXPECT_EQ(sf->getSigma(), 3.f);
+    sf->calc(source, target, viaOverride);
+    EXPECT_LE(cv::norm(viaOverride, viaGraph, NORM_INF), 1e-3);
+
+    // Restoring the model's values restores the hard argmax, which differs.
+    sf->setBeta(-1.f);
+    sf->setSigma(-1.f);
+    EXPECT_EQ(sf->getBeta(), 0.f);  // from the semflow.beta metadata
+    sf->calc(source, target, viaHard);
+    EXPECT_GT(cv::norm(viaHard, viaGraph, NORM_INF), 0.05);
+}
+
+TEST(Semflow_SemanticFlow, missing_metadata_means_spec_defaults)
+{
+    HandModel spec;
+    spec.metadata = false;
+    TempModel model(spec);
+    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path);
+    EXPECT_EQ(sf->getBeta(), 50.f);
+    EXPECT_EQ(sf->getSigma(), 5.f);
+}
+
+TEST(Semflow_SemanticFlow, bidirectional_flows_and_consistency_confidence)
+{
+    TempModel model;
+    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path);
+    const Mat source = codedImage(18, 16), target = codedImage(18, 24, 2, 1);
+    Mat s2t, t2s, conf, s2tOnly, t2sOnly;
+    sf->calcBidirectional(source, target, s2t, t2s, conf);
+    sf->calc(source, target, s2tOnly);
+    sf->calc(target, source, t2sOnly);
+    EXPECT_LE(cv::norm(s2t, s2tOnly, NORM_INF), 1e-4);
+    EXPECT_LE(cv::norm(t2s, t2sOnly, NORM_INF), 1e-4);
+    ASSERT_EQ(conf.type(), CV_32FC1);
+    ASSERT_EQ(conf.size(), source.size());
+
+    // The formula, recomputed from the returned flows with a naive bilinear sampler.
+    const double tol = 0.05 * 288;
+    auto sample = [&](float x, float y) {
+        const int x0 = std::min((int)x, t2s.cols - 2), y0 = std::min((int)y, t2s.rows - 2);
+        const float ax = x - x0, ay = y - y0;
+        Point2f r = t2s.at<Point2f>(y0, x0) * (1 - ax) * (1 - ay) + t2s.at<Point2f>(y0, x0 + 1) * ax * (1 - ay) +
+                    t2s.at<Point2f>(y0 + 1, x0) * (1 - ax) * ay + t2s.at<Point2f>(y0 + 1, x0 + 1) * ax * ay;
+        return r;
+    };
+    double maxDiff = 0, minValid = 1;
+    for (int y = 0; y < source.rows; y += 3)
+        for (int x = 0; x < source.cols; x += 3)
+        {
+            const Point2f f = s2t.at<Point2f>(y, x);
+            const float qx = x + f.x, qy = y + f.y;
+            double expected = 0;
+            if (qx >= 0 && qy >= 0 && qx <= t2s.cols - 1 && qy <= t2s.rows - 1)
+            {
+                const Point2f e = f + sample(qx, qy);
+                expected = std::exp(-(e.x * e.x + e.y * e.y) / (2 * tol * tol));
+            }
+            maxDiff = std::max(maxDiff, std::abs(expected - conf.at<float>(y, x)));
+            // Cells whose content is in both images round-trip up to the protocol's small
+            // bias (its rescale is not exactly the identity: ~1-2 px here, conf > 0.98).
+            if (validAxis(x, 288, 18, 2) && validAxis(y, 288, 18, 1))
+                minValid = std::min(minValid, (double)conf.at<float>(y, x));
+        }
+    EXPECT_LE(maxDiff, 1e-4);
+    EXPECT_GE(minValid, 0.98);
+    // Cells whose content left the target cannot round-trip: source column 0..1 of cells
+    // matched somewhere else, so their confidence drops (one cell of error = exp(-0.68)).
+    double lost = 0;
+    int n = 0;
+    for (int y = 24; y < 264; y++)
+        for (int x = 264; x < 288; x++, n++)
+            lost += conf.at<float>(y, x);
+    EXPECT_LT(lost / n, 0.7);
+
+    sf->setConsistencyTolerance(0.01f);
+    EXPECT_EQ(sf->getConsistencyTolerance(), 0.01f);
+    SEMFLOW_EXPECT_THROW_MSG(sf->setConsistencyTolerance(0.f), "positive");
+}
+
+TEST(Semflow_SemanticFlow, bad_images_raise_clear_errors)
+{
+    TempModel model;
+    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path);
+    const Mat good = codedImage(18, 16);
+    Mat flow;
+    SEMFLOW_EXPECT_THROW_MSG(sf->calc(Mat(), good, flow), "source image is empty");
+    SEMFLOW_EXPECT_THROW_MSG(sf->calc(good, Mat(), flow), "target image is empty");
+    SEMFLOW_EXPECT_THROW_MSG(sf->calc(Mat(32, 32, CV_16UC3), good, flow), "got CV_16UC3");
+    SEMFLOW_EXPECT_THROW_MSG(sf->calc(good, Mat(32, 32, CV_8UC2), flow), "got CV_8UC2");
+    SEMFLOW_EXPECT_THROW_MSG(sf->calc(good, Mat(32, 32, CV_64FC3), flow), "got CV_64FC3");
+    std::vector<Mat> flows;
+    SEMFLOW_EXPECT_THROW_MSG(sf->calcBatch(std::vector<Mat>{good, good}, std::vector<Mat>{good}, flows),
+                             "2 sources but 1 targets");
+    SEMFLOW_EXPECT_THROW_MSG(sf->calcBatch(std::vector<Mat>{good, good}, std::vector<Mat>{good, Mat(8, 8, CV_16SC1)}, flows),
+                             "target #1 image with 1, 3 or 4 channels, got CV_16SC1");
+    SEMFLOW_EXPECT_THROW_MSG(sf->calcOneToMany(good, std::vector<Mat>{good, Mat()}, flows), "target #1 image is empty");
+    SEMFLOW_EXPECT_THROW_MSG(sf->setBeta(std::numeric_limits<float>::quiet_NaN()), "beta must be finite");
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(model.path, Size(100, 96)), "multiples of 32");
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(model.path, Size(32, 32)), "at least 64");
+    SEMFLOW_EXPECT_THROW_MSG(sf->setPreferableBackend(-3), "not a cv::dnn::Backend");
+}
+
+std::string writeBytes(const std::string& bytes)
+{
+    const std::string path = cv::tempfile(".onnx");
+    std::ofstream(path, std::ios::binary).write(bytes.data(), bytes.size());
+    return path;
+}
+
+TEST(Semflow_SemanticFlow, bad_model_files_say_what_is_wrong)
+{
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(""), "no model file given");
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create("/nonexistent/dir/model.onnx"), "missing or unreadable");
+
+    const std::string empty = writeBytes("");
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(empty), "is empty");
+    std::remove(empty.c_str());
+
+    std::string bytes;
+    {
+        TempModel model;
+        std::ifstream in(model.path, std::ios::binary);
+        bytes.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    }
+    ASSERT_GT(bytes.size(), 200u);
+    for (size_t cut : {bytes.size() / 2, bytes.size() - 3, size_t(7)})
+    {
+        const std::string truncated = writeBytes(bytes.substr(0, cut));
+        SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(truncated), "not a readable ONNX model");
+        std::remove(truncated.c_str());
+    }
+    const std::string text = writeBytes("This is a README, not a network.\n");
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(text), "not a readable ONNX model");
+    std::remove(text.c_str());
+    const std::string png = writeBytes(std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16) + std::string(64, '\x33'));
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(png), "not a readable ONNX model");
+    std::remove(png.c_str());
+
+    HandModel noFeat;
+    noFeat.dropOutput = "feat4_target";
+    TempModel m1(noFeat);
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(m1.path), "has no graph output 'feat4_target'");
+    HandModel renamed;
+    renamed.renameInput = "image_b";
+    TempModel m2(renamed);
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(m2.path), "has no graph input 'target'");
+}
+
+TEST(Semflow_SemanticFlow, cuda_request_falls_back_or_raises_in_strict_mode)
+{
+    TempModel model;
+    const bool haveCuda = !dnn::getAvailableTargets(dnn::DNN_BACKEND_CUDA).empty();
+    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path, Size(320, 320), true, -1.f, -1.f,
+                                                dnn::DNN_BACKEND_CUDA, dnn::DNN_TARGET_CUDA);
+    EXPECT_FALSE(sf->getStrictBackend());
+    if (haveCuda)
+    {
+        EXPECT_EQ(sf->getPreferableBackend(), dnn::DNN_BACKEND_CUDA);
+        EXPECT_EQ(sf->getPreferableTarget(), dnn::DNN_TARGET_CUDA);
+        sf->setStrictBackend(true);
+    }
+    else
+    {
+        // Logged fallback: the CPU runs and the answer is the CPU's.
+        EXPECT_EQ(sf->getPreferableBackend(), dnn::DNN_BACKEND_OPENCV);
+        EXPECT_EQ(sf->getPreferableTarget(), dnn::DNN_TARGET_CPU);
+        const Mat source = codedImage(18, 16), target = codedImage(18, 16, 1, 1);
+        Mat flow;
+        sf->calc(source, target, flow);
+        int count = 0;
+        EXPECT_LE(protocolError(flow, target.size(), 18, 1, 1, true, count), 2e-3);
+        // Strict mode re-checks the CUDA request and refuses it.
+        SEMFLOW_EXPECT_THROW_MSG(sf->setStrictBackend(true), "not available");
+        EXPECT_TRUE(sf->getStrictBackend());
+        SEMFLOW_EXPECT_THROW_MSG(sf->setPreferableTarget(dnn::DNN_TARGET_CUDA_FP16), "strict backend mode");
+        sf->setStrictBackend(false);
+        sf->setPreferableBackend(dnn::DNN_BACKEND_OPENCV);
+        sf->setPreferableTarget(dnn::DNN_TARGET_CPU);
+        sf->setStrictBackend(true);  // CPU is always available
+        EXPECT_EQ(sf->getPreferableBackend(), dnn::DNN_BACKEND_OPENCV);
+    }
+}
+
+}}  // namespace
+
+#endif  // SEMFLOW_HAVE_ONNX
