@@ -373,11 +373,17 @@ onnx::ModelProto buildOnnxModel(SFNet& model, const ExportOptions& options)
     // Both images through the backbone as one batch of 2N.
     GraphBuilder::attr(b.node("Concat", {"source", "target"}, {"images"}), "axis",
                        static_cast<int64_t>(0));
-    b.node("Sub", {"images", b.constant("preprocess.mean", {0.485f, 0.456f, 0.406f}, {1, 3, 1, 1})},
-           {"images_centered"});
-    b.node("Div",
-           {"images_centered", b.constant("preprocess.std", {0.229f, 0.224f, 0.225f}, {1, 3, 1, 1})},
-           {"images_normalized"});
+    // ImageNet mean/std as one BatchNormalization: (x - mean) / sqrt(var + eps) with
+    // var = std^2, eps = 0. OpenCV 4.6 turns Sub/Div by a [1,3,1,1] constant into a Scale layer
+    // that fails a shape assertion at run time when the input's shape is symbolic.
+    onnx::NodeProto* norm = b.node(
+        "BatchNormalization",
+        {"images", b.constant("preprocess.scale", {1.f, 1.f, 1.f}, {3}),
+         b.constant("preprocess.bias", {0.f, 0.f, 0.f}, {3}),
+         b.constant("preprocess.mean", {0.485f, 0.456f, 0.406f}, {3}),
+         b.constant("preprocess.var", {0.229f * 0.229f, 0.224f * 0.224f, 0.225f * 0.225f}, {3})},
+        {"images_normalized"});
+    GraphBuilder::attr(norm, "epsilon", 0.f);
 
     std::string x = b.unary(
         "Relu", b.convBn("images_normalized", *net.conv1, net.bn1.get(), "backbone.conv1", "backbone.bn1"),

@@ -114,7 +114,7 @@ int cmdExport(int argc, char** argv)
     }
     catch (const std::invalid_argument& e)
     {
-        std::cerr << "sfnet export: " << e.what() << "\n\n" << kUsage;
+        std::cerr << "sfnet export: " << e.what() << " (see `sfnet export --help`)\n";
         return 2;
     }
 

@@ -347,21 +347,23 @@ torch::Tensor kernelSoftArgmax(const torch::Tensor& corr, int64_t ht, int64_t wt
     if (beta <= 0)
         return torch::stack({xn.index({bx}), yn.index({by})}, 1);
 
-    torch::Tensor logits = c * beta;
+    torch::Tensor logits;
     if (sigma > 0)
     {
-        // Separable window: only [N,Wt,Hs,Ws] + [N,Ht,Hs,Ws] exponentials, one volume product.
+        // Separable window: [N,Wt,Hs,Ws] + [N,Ht,Hs,Ws] exponentials, then one volume for the
+        // window (beta folded into the small factor) and one for the logits.
         const double inv = -1.0 / (2.0 * sigma * sigma);
-        const torch::Tensor gx =
-            torch::exp((torch::arange(wt, opts).view({1, wt, 1, 1}) - bx.unsqueeze(1).to(opts.dtype()))
-                           .pow(2) *
-                       inv);
-        const torch::Tensor gy =
-            torch::exp((torch::arange(ht, opts).view({1, ht, 1, 1}) - by.unsqueeze(1).to(opts.dtype()))
-                           .pow(2) *
-                       inv);
-        logits = (logits.view({n, ht, wt, hs, ws}) * gy.unsqueeze(2) * gx.unsqueeze(1))
-                     .view({n, ht * wt, hs, ws});
+        auto window1d = [&](int64_t len, const torch::Tensor& centre) {
+            return torch::exp(
+                (torch::arange(len, opts).view({1, len, 1, 1}) - centre.unsqueeze(1).to(opts.dtype())).pow(2) *
+                inv);
+        };
+        const torch::Tensor gx = window1d(wt, bx) * beta, gy = window1d(ht, by);
+        logits = c * (gy.unsqueeze(2) * gx.unsqueeze(1)).view({n, ht * wt, hs, ws});
+    }
+    else
+    {
+        logits = c * beta;
     }
     const torch::Tensor m = torch::softmax(logits, 1).view({n, ht, wt, hs, ws});
     const torch::Tensor gridX = (m.sum(1) * xn.view({1, wt, 1, 1})).sum(1);
@@ -396,11 +398,18 @@ ModelConfig readConfig(torch::serialize::InputArchive& ar, const std::string& pa
             throw std::runtime_error("checkpoint '" + path + "' lacks the key '" + key + "'");
         return x;
     };
-    cfg.backbone = need("semflow_backbone").toStringRef();
-    cfg.beta = need("semflow_beta").toDouble();
-    cfg.sigma = need("semflow_sigma").toDouble();
-    cfg.trainHeight = need("semflow_train_height").toInt();
-    cfg.trainWidth = need("semflow_train_width").toInt();
+    try
+    {
+        cfg.backbone = need("semflow_backbone").toStringRef();
+        cfg.beta = need("semflow_beta").toDouble();
+        cfg.sigma = need("semflow_sigma").toDouble();
+        cfg.trainHeight = need("semflow_train_height").toInt();
+        cfg.trainWidth = need("semflow_train_width").toInt();
+    }
+    catch (const c10::Error& e)
+    {
+        throw std::runtime_error("checkpoint '" + path + "' has a malformed config: " + firstLine(e.what()));
+    }
     return cfg;
 }
 
@@ -414,7 +423,7 @@ void openArchive(torch::serialize::InputArchive& ar, const std::string& path)
     {
         ar.load_from(path, torch::kCPU);
     }
-    catch (const c10::Error& e)
+    catch (const std::exception& e)
     {
         throw std::runtime_error("cannot read checkpoint '" + path +
                                  "': truncated, corrupt or not a LibTorch archive (" +
@@ -441,7 +450,7 @@ void saveModel(SFNet& model, const std::string& path, const ArchiveWriter& extra
             extra(ar);
         ar.save_to(tmp);
     }
-    catch (const c10::Error& e)
+    catch (const std::exception& e)
     {
         std::remove(tmp.c_str());
         throw std::runtime_error("cannot write checkpoint '" + tmp + "': " + firstLine(e.what()));
@@ -476,7 +485,7 @@ SFNet loadModel(const std::string& path, const ArchiveReader& extra)
         torch::NoGradGuard noGrad;
         model->load(ar);
     }
-    catch (const c10::Error& e)
+    catch (const std::exception& e)
     {
         throw std::runtime_error("checkpoint '" + path + "' does not match a '" +
                                  model->config().backbone + "' SFNet: " + firstLine(e.what()));

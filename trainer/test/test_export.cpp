@@ -1,0 +1,411 @@
+// This file is part of semflow. It is subject to the license terms in the LICENSE file
+// found in the top-level directory of this distribution.
+
+// ONNX export: the graph contract of doc/onnx_ops.md, onnx::checker, and parity of the
+// exported file run by OpenCV DNN (with the semflow layers) against the LibTorch model.
+
+#include "commands.hpp"
+#include "export.hpp"
+#include "test_util.hpp"
+
+#include <onnx/checker.h>
+#include <onnx/shape_inference/implementation.h>
+#include <opencv2/dnn.hpp>
+#include <opencv2/semflow.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+
+namespace
+{
+using namespace sfnet;
+using namespace sfnet_test;
+
+SFNet randomModel(const std::string& backbone, uint64_t seed, double beta = 50, double sigma = 5)
+{
+    torch::manual_seed(seed);
+    ModelConfig cfg;
+    cfg.backbone = backbone;
+    cfg.beta = beta;
+    cfg.sigma = sigma;
+    SFNet model(cfg);
+    randomizeBatchNorm(*model);
+    model->eval();
+    return model;
+}
+
+std::map<std::string, std::string> metadata(const onnx::ModelProto& m)
+{
+    std::map<std::string, std::string> out;
+    for (const auto& p : m.metadata_props())
+        out[p.key()] = p.value();
+    return out;
+}
+
+std::vector<std::string> dims(const onnx::ValueInfoProto& vi)
+{
+    std::vector<std::string> out;
+    for (const auto& d : vi.type().tensor_type().shape().dim())
+        out.push_back(d.has_dim_value() ? std::to_string(d.dim_value()) : d.dim_param());
+    return out;
+}
+
+onnx::ModelProto readModel(const std::string& path)
+{
+    onnx::ModelProto m;
+    std::ifstream f(path, std::ios::binary);
+    EXPECT_TRUE(m.ParseFromIstream(&f)) << path;
+    return m;
+}
+
+// ---- graph contract --------------------------------------------------------------------------
+
+TEST(SfnetExport, graphFollowsTheContract)
+{
+    SFNet model = randomModel("tiny", 1, 40, 3);
+    const onnx::ModelProto m = buildOnnxModel(model);
+    const int64_t c3 = model->resnet()->channels3, c4 = model->resnet()->channels4;
+
+    std::map<std::string, int64_t> opsets;
+    for (const auto& o : m.opset_import())
+        opsets[o.domain()] = o.version();
+    EXPECT_EQ(opsets[""], 11);
+    EXPECT_EQ(opsets["org.opencv.semflow"], 1);
+
+    const onnx::GraphProto& g = m.graph();
+    ASSERT_EQ(g.input_size(), 2);
+    EXPECT_EQ(g.input(0).name(), "source");
+    EXPECT_EQ(g.input(1).name(), "target");
+    EXPECT_EQ(dims(g.input(0)), (std::vector<std::string>{"N", "3", "H", "W"}));
+    EXPECT_EQ(dims(g.input(1)), (std::vector<std::string>{"N", "3", "H", "W"}));
+
+    const std::vector<std::pair<std::string, std::vector<std::string>>> outputs = {
+        {"grid_s2t", {"N", "2", "h", "w"}},
+        {"grid_t2s", {"N", "2", "h", "w"}},
+        {"feat3_source", {"N", std::to_string(c3), "h", "w"}},
+        {"feat3_target", {"N", std::to_string(c3), "h", "w"}},
+        {"feat4_source", {"N", std::to_string(c4), "h", "w"}},
+        {"feat4_target", {"N", std::to_string(c4), "h", "w"}}};
+    ASSERT_EQ(g.output_size(), int(outputs.size()));
+    for (int i = 0; i < g.output_size(); ++i)
+    {
+        EXPECT_EQ(g.output(i).name(), outputs[i].first);
+        EXPECT_EQ(dims(g.output(i)), outputs[i].second) << outputs[i].first;
+    }
+
+    std::map<std::string, int> ops;
+    for (const auto& n : g.node())
+    {
+        ops[n.domain() + ":" + n.op_type()]++;
+        if (n.op_type() == "Conv")
+        {
+            bool hasKernel = false;
+            for (const auto& a : n.attribute())
+                hasKernel |= a.name() == "kernel_shape";
+            EXPECT_TRUE(hasKernel) << n.name();
+        }
+        if (n.op_type() == "Resize")
+            EXPECT_EQ(n.input_size(), 3) << "opset-11 Resize with roi and scales";
+        if (n.op_type() == "KernelSoftArgmax")
+        {
+            EXPECT_EQ(n.input(1), n.output(0) == "grid_s2t" ? "feat3_target" : "feat3_source");
+            for (const auto& a : n.attribute())
+            {
+                if (a.name() == "beta")
+                    EXPECT_EQ(a.f(), 40.f);
+                if (a.name() == "sigma")
+                    EXPECT_EQ(a.f(), 3.f);
+            }
+        }
+    }
+    EXPECT_EQ(ops["org.opencv.semflow:Correlation"], 4);
+    EXPECT_EQ(ops["org.opencv.semflow:KernelSoftArgmax"], 2);
+    EXPECT_EQ(ops[":Mul"], 2);
+    EXPECT_EQ(ops[":Split"], 2);
+    EXPECT_EQ(ops[":Concat"], 1);
+
+    // Unfolded: one BatchNormalization per BatchNorm2d module, plus the input normalisation.
+    int bnModules = 0;
+    for (auto& mod : model->modules(false))
+        bnModules += mod->as<torch::nn::BatchNorm2d>() != nullptr;
+    EXPECT_EQ(ops[":BatchNormalization"], bnModules + 1);
+
+    auto meta = metadata(m);
+    EXPECT_EQ(meta["semflow.backbone"], "tiny");
+    EXPECT_EQ(meta["semflow.beta"], "40");
+    EXPECT_EQ(meta["semflow.sigma"], "3");
+    EXPECT_EQ(meta["semflow.train_height"], "320");
+    EXPECT_EQ(meta["semflow.train_width"], "320");
+    EXPECT_EQ(meta["semflow.feature_stride"], "16");
+    EXPECT_EQ(meta["semflow.trainer_version"], SEMFLOW_VERSION);
+
+    const onnx::ModelProto folded = buildOnnxModel(model, ExportOptions{true});
+    int foldedBn = 0;
+    for (const auto& n : folded.graph().node())
+        foldedBn += n.op_type() == "BatchNormalization";
+    EXPECT_EQ(foldedBn, 1) << "only the input normalisation stays a BatchNormalization";
+}
+
+TEST(SfnetExport, shapeInferenceAgreesWithTheDeclaredOutputs)
+{
+    SFNet model = randomModel("tiny", 2);
+    onnx::ModelProto m = buildOnnxModel(model);
+    // Strict mode: any node whose inputs contradict its schema throws.
+    onnx::shape_inference::InferShapes(m, onnx::OpSchemaRegistry::Instance(),
+                                       onnx::ShapeInferenceOptions(true, 1, false));
+    std::map<std::string, const onnx::ValueInfoProto*> inferred;
+    for (const auto& vi : m.graph().value_info())
+        inferred[vi.name()] = &vi;
+    // The custom ops' schemas let inference reach the grids and the correlation volumes.
+    ASSERT_TRUE(inferred.count("corr_s2t"));
+    EXPECT_EQ(dims(*inferred["corr_s2t"]).size(), 4u);
+    ASSERT_TRUE(inferred.count("corr3_t2s"));
+    EXPECT_EQ(inferred["corr3_t2s"]->type().tensor_type().elem_type(), onnx::TensorProto::FLOAT);
+    for (const auto& out : m.graph().output())
+        EXPECT_EQ(out.type().tensor_type().shape().dim_size(), 4) << out.name();
+}
+
+TEST(SfnetExport, checkerVerifiesTheCustomNodes)
+{
+    // Without registered schemas onnx::checker skips nodes of unknown domains; with them
+    // a malformed semflow node is rejected.
+    SFNet model = randomModel("tiny", 3);
+    const onnx::ModelProto good = buildOnnxModel(model);
+    EXPECT_NO_THROW(onnx::checker::check_model(good));
+
+    auto findNode = [](onnx::ModelProto& m, const std::string& op) {
+        for (auto& n : *m.mutable_graph()->mutable_node())
+            if (n.op_type() == op)
+                return &n;
+        return static_cast<onnx::NodeProto*>(nullptr);
+    };
+    onnx::ModelProto wrongAttrType = good;
+    for (auto& a : *findNode(wrongAttrType, "KernelSoftArgmax")->mutable_attribute())
+        if (a.name() == "beta")
+        {
+            a.set_type(onnx::AttributeProto::INT);
+            a.set_i(50);
+        }
+    EXPECT_THROW(onnx::checker::check_model(wrongAttrType), onnx::checker::ValidationError);
+
+    onnx::ModelProto unknownAttr = good;
+    auto* a = findNode(unknownAttr, "Correlation")->add_attribute();
+    a->set_name("stride");
+    a->set_type(onnx::AttributeProto::INT);
+    a->set_i(2);
+    EXPECT_THROW(onnx::checker::check_model(unknownAttr), onnx::checker::ValidationError);
+
+    onnx::ModelProto missingInput = good;
+    findNode(missingInput, "Correlation")->mutable_input()->RemoveLast();
+    EXPECT_THROW(onnx::checker::check_model(missingInput), onnx::checker::ValidationError);
+
+    onnx::ModelProto noOpset = good;
+    noOpset.mutable_opset_import()->RemoveLast();
+    EXPECT_THROW(onnx::checker::check_model(noOpset), onnx::checker::ValidationError);
+}
+
+TEST(SfnetExport, nonFiniteWeightsAreRefused)
+{
+    SFNet model = randomModel("tiny", 4);
+    {
+        torch::NoGradGuard noGrad;
+        model->adaptation3()->conv1->ptr(0)->as<torch::nn::Conv2d>()->weight[0][0][0][0] = NAN;
+    }
+    try
+    {
+        buildOnnxModel(model);
+        FAIL() << "expected an exception";
+    }
+    catch (const std::runtime_error& e)
+    {
+        EXPECT_NE(std::string(e.what()).find("adap_layer_feat3.conv1.0.weight"), std::string::npos) << e.what();
+    }
+}
+
+// ---- parity: LibTorch vs OpenCV DNN on the exported file ----------------------------------
+
+struct ParityCase
+{
+    std::string backbone;
+    bool foldBn;
+    double beta;
+};
+
+void expectParity(const ParityCase& pc)
+{
+    SFNet model = randomModel(pc.backbone, 11, pc.beta, 5);
+    const std::string path = tempPath(pc.backbone + ".onnx");
+    ExportOptions opts;
+    opts.foldBatchNorm = pc.foldBn;
+    exportOnnx(model, path, opts);
+
+    cv::semflow::registerLayers();
+    cv::dnn::Net net = cv::dnn::readNetFromONNX(path);
+    std::remove(path.c_str());
+    ASSERT_FALSE(net.empty());
+    net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+    const std::vector<std::string> names = {"grid_s2t",     "grid_t2s",     "feat3_source",
+                                            "feat3_target", "feat4_source", "feat4_target"};
+    struct Shape { int64_t n, h, w; };
+    // Two sizes, a batch of two, and back to the first size: one Net, symbolic N/H/W.
+    for (const Shape& s : {Shape{1, 64, 64}, Shape{2, 96, 128}, Shape{1, 64, 64}})
+    {
+        SCOPED_TRACE(pc.backbone + (pc.foldBn ? " folded" : " unfolded") + " beta " + std::to_string(pc.beta) +
+                     " at " + std::to_string(s.n) + "x" + std::to_string(s.h) + "x" + std::to_string(s.w));
+        const torch::Tensor src = torch::rand({s.n, 3, s.h, s.w}), tgt = torch::rand({s.n, 3, s.h, s.w});
+        net.setInput(toBlob(src), "source");
+        net.setInput(toBlob(tgt), "target");
+        std::vector<cv::Mat> outs;
+        net.forward(outs, names);
+        ASSERT_EQ(outs.size(), names.size());
+
+        torch::NoGradGuard noGrad;
+        const auto ref = model->forward(src, tgt);
+        const auto fs = model->features(src), ft = model->features(tgt);
+        const torch::Tensor grids[] = {ref.gridS2T, ref.gridT2S};
+        // Parity of degenerate grids (all at the centroid) would prove nothing.
+        EXPECT_GT((ref.gridS2T.max() - ref.gridS2T.min()).item<float>(), 0.5f);
+        double worstGrid = 0, worstFeat = 0;
+        for (int i = 0; i < 2; ++i)
+        {
+            const torch::Tensor got = fromBlob(outs[i]);
+            ASSERT_EQ(got.sizes(), grids[i].sizes()) << names[i];
+            const double d = maxAbsDiff(got, grids[i]);
+            EXPECT_LE(d, 1e-4) << names[i];
+            worstGrid = std::max(worstGrid, d);
+        }
+        const torch::Tensor feats[] = {fs.first, ft.first, fs.second, ft.second};
+        for (int i = 0; i < 4; ++i)
+        {
+            const torch::Tensor got = fromBlob(outs[2 + i]);
+            ASSERT_EQ(got.sizes(), feats[i].sizes()) << names[2 + i];
+            const double d = maxRelDiff(got, feats[i]);
+            EXPECT_LE(d, 1e-4) << names[2 + i];
+            worstFeat = std::max(worstFeat, d);
+        }
+        std::printf("[ parity   ] %s%s beta %g, %lldx3x%lldx%lld: grids max abs diff %.2e, features max rel diff %.2e\n",
+                    pc.backbone.c_str(), pc.foldBn ? " folded" : "", pc.beta, (long long)s.n, (long long)s.h,
+                    (long long)s.w, worstGrid, worstFeat);
+    }
+}
+
+TEST(SfnetExportParity, tiny)
+{
+    expectParity({"tiny", false, 50});
+}
+
+TEST(SfnetExportParity, tinyFoldedBatchNorm)
+{
+    expectParity({"tiny", true, 50});
+}
+
+TEST(SfnetExportParity, tinyHardArgmax)
+{
+    expectParity({"tiny", false, 0});
+}
+
+TEST(SfnetExportParity, resnet18)
+{
+    expectParity({"resnet18", false, 50});
+}
+
+TEST(SfnetExportParity, resnet18FoldedBatchNorm)
+{
+    expectParity({"resnet18", true, 50});
+}
+
+// ---- the `sfnet export` command ------------------------------------------------------------
+
+int runExport(std::vector<std::string> args)
+{
+    args.insert(args.begin(), "export");
+    std::vector<char*> argv;
+    for (auto& a : args)
+        argv.push_back(&a[0]);
+    argv.push_back(nullptr);
+    return cmdExport(static_cast<int>(args.size()), argv.data());
+}
+
+TEST(SfnetExportCommand, writesACheckedFileFromACheckpoint)
+{
+    SFNet model = randomModel("tiny", 5, 30, 4);
+    const std::string ckpt = tempPath("export.pt"), onnxPath = tempPath("export.onnx");
+    saveModel(model, ckpt);
+    ASSERT_EQ(runExport({"--checkpoint", ckpt, "--output", onnxPath, "--sigma", "2"}), 0);
+    const onnx::ModelProto m = readModel(onnxPath);
+    EXPECT_NO_THROW(onnx::checker::check_model(m));
+    auto meta = metadata(m);
+    EXPECT_EQ(meta["semflow.beta"], "30");
+    EXPECT_EQ(meta["semflow.sigma"], "2");
+    EXPECT_EQ(meta["semflow.backbone"], "tiny");
+
+    // The weights in the file are the checkpoint's.
+    bool found = false;
+    const torch::Tensor w = model->named_parameters()["adap_layer_feat4.conv2.0.weight"];
+    for (const auto& init : m.graph().initializer())
+        if (init.name() == "adap_layer_feat4.conv2.0.weight")
+        {
+            found = true;
+            ASSERT_EQ(init.raw_data().size(), size_t(w.numel()) * 4);
+            EXPECT_EQ(std::memcmp(init.raw_data().data(), w.contiguous().data_ptr(), init.raw_data().size()), 0);
+        }
+    EXPECT_TRUE(found);
+    std::remove(ckpt.c_str());
+    std::remove(onnxPath.c_str());
+}
+
+TEST(SfnetExportCommand, randomInitIsSeeded)
+{
+    const std::string a = tempPath("a.onnx"), b = tempPath("b.onnx"), c = tempPath("c.onnx");
+    ASSERT_EQ(runExport({"--backbone", "tiny", "--random-init", "--seed", "3", "--fold-bn", "--output", a}), 0);
+    ASSERT_EQ(runExport({"--backbone", "tiny", "--random-init", "--seed", "3", "--fold-bn", "--output", b}), 0);
+    ASSERT_EQ(runExport({"--backbone", "tiny", "--random-init", "--seed", "4", "--fold-bn", "--output", c}), 0);
+    const onnx::ModelProto ma = readModel(a), mb = readModel(b), mc = readModel(c);
+    EXPECT_EQ(ma.SerializeAsString(), mb.SerializeAsString());
+    EXPECT_NE(ma.SerializeAsString(), mc.SerializeAsString());
+    for (const std::string& p : {a, b, c})
+        std::remove(p.c_str());
+}
+
+TEST(SfnetExportCommand, badUsageExitsWithTwo)
+{
+    const std::string out = tempPath("bad.onnx");
+    EXPECT_EQ(runExport({"--backbone", "tiny", "--random-init"}), 2);  // no --output
+    EXPECT_EQ(runExport({"--output", out}), 2);                        // no source of weights
+    EXPECT_EQ(runExport({"--checkpoint", "x.pt", "--random-init", "--backbone", "tiny", "--output", out}), 2);
+    EXPECT_EQ(runExport({"--random-init", "--output", out}), 2);  // no backbone
+    EXPECT_EQ(runExport({"--backbone", "tiny", "--random-init", "--output", out, "--beta", "fifty"}), 2);
+    EXPECT_EQ(runExport({"--backbone", "tiny", "--random-init", "--output", out, "--bogus"}), 2);
+    EXPECT_EQ(runExport({"--backbone", "tiny", "--random-init", "--output"}), 2);
+    std::ifstream f(out);
+    EXPECT_FALSE(f.good()) << "nothing may be written on a usage error";
+}
+
+TEST(SfnetExportCommand, badInputsThrowActionableErrors)
+{
+    const std::string out = tempPath("bad.onnx");
+    EXPECT_THROW(runExport({"--backbone", "vgg", "--random-init", "--output", out}), std::runtime_error);
+    const std::string corrupt = tempPath("corrupt.pt");
+    {
+        std::ofstream f(corrupt, std::ios::binary);
+        f << "PK\x03\x04 this is not a checkpoint";
+    }
+    try
+    {
+        runExport({"--checkpoint", corrupt, "--output", out});
+        FAIL() << "expected an exception";
+    }
+    catch (const std::runtime_error& e)
+    {
+        EXPECT_NE(std::string(e.what()).find(corrupt), std::string::npos) << e.what();
+    }
+    EXPECT_THROW(runExport({"--backbone", "tiny", "--random-init", "--output", "/nonexistent_dir_semflow/m.onnx"}),
+                 std::runtime_error);
+    std::remove(corrupt.c_str());
+}
+
+}  // namespace
