@@ -8,9 +8,12 @@
 #include "model.hpp"
 
 #include <opencv2/core.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/semflow/benchmark.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -150,14 +153,49 @@ void checkOptions(const TrainOptions& o)
             "(Debian's libtorch is CPU-only; build against a CUDA LibTorch 2.x to train on a GPU)");
     if (o.resume && !o.init.empty())
         bad("--resume continues from <output>/checkpoint.pt; drop --init");
-    if (o.valPairs.empty() != o.valRoot.empty())
-        bad("--val-pairs and --val-root go together");
-    // TODO(E's benchmark loader): validation PCK on a PF-PASCAL pair CSV must use the
-    // module's PF-PASCAL loader and PCK (opencv2/semflow/benchmark.hpp); wire it here
-    // once that API lands, then keep <output>/best.pt by validation PCK.
-    if (!o.valPairs.empty())
-        bad("--val-pairs is not available in this build yet: it needs the benchmark loader of "
-            "opencv2/semflow/benchmark.hpp");
+    if (o.valPairs.empty() && !o.valRoot.empty())
+        bad("--val-root needs --val-pairs");
+}
+
+torch::Tensor imageTensor(const cv::Mat& bgr, int size)
+{
+    cv::Mat r, rgb;
+    cv::resize(bgr, r, cv::Size(size, size), 0, 0, (bgr.cols > size || bgr.rows > size) ? cv::INTER_AREA : cv::INTER_LINEAR);
+    cv::cvtColor(r, rgb, cv::COLOR_BGR2RGB);
+    rgb.convertTo(rgb, CV_32FC3, 1.0 / 255);
+    return torch::from_blob(rgb.data, {size, size, 3}, torch::kFloat).permute({2, 0, 1}).clone().unsqueeze(0);
+}
+
+// Validation PCK with the module's benchmark code (loader, keypoint transfer, PCK):
+// both images resized to the training size, the from->to grid upsampled (bilinear,
+// align_corners) to the size of `from` and turned into a pixel flow into `to`. SFNet's
+// protocol (target-to-source transfer, L = image side); alphas 0.05, 0.1, 0.15.
+cv::semflow::PCKResult validate(SFNet& model, const std::vector<cv::semflow::KeypointPair>& pairs, int size,
+                                const torch::Device& device)
+{
+    torch::NoGradGuard noGrad;
+    model->eval();
+    cv::semflow::FlowFunction flowFn = [&](const cv::Mat& from, const cv::Mat& to, cv::Mat& flow) {
+        const auto out = model->forward(imageTensor(from, size).to(device), imageTensor(to, size).to(device));
+        namespace F = torch::nn::functional;
+        auto g = F::interpolate(out.gridS2T, F::InterpolateFuncOptions()
+                                                 .size(std::vector<int64_t>{from.rows, from.cols})
+                                                 .mode(torch::kBilinear)
+                                                 .align_corners(true))
+                     .to(torch::kCPU)[0];
+        const auto xs = torch::arange(from.cols, torch::kFloat).view({1, -1});
+        const auto ys = torch::arange(from.rows, torch::kFloat).view({-1, 1});
+        const auto fx = (g[0] + 1) * (0.5 * (to.cols - 1)) - xs, fy = (g[1] + 1) * (0.5 * (to.rows - 1)) - ys;
+        const auto hwc = torch::stack({fx, fy}, 2).contiguous();
+        flow.create(from.rows, from.cols, CV_32FC2);
+        std::memcpy(flow.data, hwc.data_ptr<float>(), size_t(hwc.numel()) * sizeof(float));
+    };
+    cv::semflow::PCKProtocol proto;
+    proto.threshold = cv::semflow::PCK_THRESHOLD_IMAGE;
+    proto.direction = cv::semflow::TRANSFER_TARGET_TO_SOURCE;
+    auto res = cv::semflow::evaluateBenchmark(pairs, flowFn, proto, "validation");
+    model->train();
+    return res;
 }
 
 void moveOptimizerState(torch::optim::Adam& opt, const torch::Device& dev)
@@ -190,6 +228,23 @@ TrainSummary train(const TrainOptions& o)
     ap.size = o.size;
     PairLoader loader(source, ap, o.batch, o.workers, o.seed);
     const int64_t perEpoch = loader.batchesPerEpoch();
+    std::vector<cv::semflow::KeypointPair> valPairs;
+    if (!o.valPairs.empty())
+    {
+        try
+        {
+            valPairs = cv::semflow::loadPFPascalPairs(o.valPairs, o.valRoot);
+        }
+        catch (const cv::Exception& e)
+        {
+            throw std::runtime_error("--val-pairs: " + e.err);
+        }
+        if (valPairs.empty())
+            throw std::runtime_error("--val-pairs: " + o.valPairs + " lists no pairs");
+    }
+    const std::string bestPath = (fs::path(o.output) / "best.pt").string();
+    const std::string valLogPath = (fs::path(o.output) / "val.tsv").string();
+    double bestPck = -1;
 
     // Model and training state.
     torch::manual_seed(o.seed);
@@ -219,6 +274,8 @@ TrainSummary train(const TrainOptions& o)
             backboneTrained = v.toBool();
             ar.read("optimizer", optArchive);
             haveOpt = true;
+            if (ar.try_read("train_best_pck", v))
+                bestPck = v.toDouble();
         });
         if (uint64_t(seed) != o.seed || batch != o.batch || per != perEpoch || backboneTrained != o.trainBackbone)
             throw std::runtime_error("--resume: the checkpoint was trained with --seed " + std::to_string(seed) +
@@ -288,6 +345,7 @@ TrainSummary train(const TrainOptions& o)
             ar.write("train_batch", c10::IValue(int64_t(o.batch)));
             ar.write("train_batches_per_epoch", c10::IValue(perEpoch));
             ar.write("train_backbone", c10::IValue(o.trainBackbone));
+            ar.write("train_best_pck", c10::IValue(bestPck));
             torch::serialize::OutputArchive optAr;
             opt.save(optAr);
             ar.write("optimizer", optAr);
@@ -337,6 +395,28 @@ TrainSummary train(const TrainOptions& o)
         if (done % perEpoch == 0 || done == end)
         {
             log.flush();
+            if (!valPairs.empty() && done % perEpoch == 0)
+            {
+                const auto res = validate(model, valPairs, o.size, device);
+                if (res.overall.perPair.size() < 2 || res.overall.pairs == 0)
+                    throw std::runtime_error("--val-pairs: no pair of " + o.valPairs + " has a valid keypoint");
+                const double pck = res.overall.perPair[1];
+                const bool newVal = !fs::exists(valLogPath);
+                std::ofstream vl(valLogPath, std::ios::app);
+                if (newVal)
+                    vl << "iteration\tepoch\tpairs\tpck@0.05\tpck@0.1\tpck@0.15\n";
+                vl << done << "\t" << epoch + 1 << "\t" << res.overall.pairs << "\t" << res.overall.perPair[0] << "\t"
+                   << pck << "\t" << res.overall.perPair[2] << "\n";
+                if (o.progress)
+                    std::cerr << "validation after epoch " << epoch + 1 << ": PCK@0.1 " << pck
+                              << (pck > bestPck ? " (best so far)" : "") << "  [" << res.describe() << "]\n";
+                if (pck > bestPck)
+                {
+                    bestPck = pck;
+                    saveModel(model, bestPath);
+                }
+                sum.bestPck = bestPck;
+            }
             saveCheckpoint(done);
         }
     }
@@ -347,6 +427,7 @@ TrainSummary train(const TrainOptions& o)
     sum.firstLoss = firstAcc / double(std::min(window, end - startIter));
     sum.lastLoss = lastAcc / double(recent.size());
     sum.skippedSamples = loader.skipped();
+    sum.bestPck = bestPck;
     sum.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     if (sum.skippedSamples)
         std::cerr << "warning: " << sum.skippedSamples << " unreadable samples were skipped\n";

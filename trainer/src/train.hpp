@@ -30,8 +30,11 @@ struct TrainOptions
     uint64_t seed = 0;      ///< model init, data order and augmentation all derive from it
     bool trainBackbone = false;
     int workers = 2;        ///< data loading threads
-    std::string valPairs;   ///< PF-PASCAL-format pair CSV for validation PCK (best.pt)
-    std::string valRoot;    ///< folder the CSV's image paths are relative to
+    /// PF-PASCAL-format pair CSV: after every epoch, PCK@0.1 (per-pair mean, L = image side,
+    /// target-to-source transfer) with the module's benchmark code; the best model goes
+    /// to <output>/best.pt, every result to <output>/val.tsv.
+    std::string valPairs;
+    std::string valRoot;    ///< folder the CSV's image paths are relative to (default: the CSV's)
     std::string device = "cpu";  ///< cpu | cuda
     bool resume = false;    ///< continue from <output>/checkpoint.pt exactly where it stopped
     int64_t maxIters = -1;  ///< stop (with a checkpoint) after this many iterations in total
@@ -51,11 +54,13 @@ struct TrainSummary
     int64_t skippedSamples = 0;  ///< unreadable items skipped
     double seconds = 0;
     std::string checkpoint;      ///< path of the last checkpoint written
+    double bestPck = -1;         ///< best validation PCK@0.1 (per-pair mean), -1 without validation
 };
 
 /** @brief Runs training. Writes `<output>/checkpoint.pt` (a model file `sfnet export`
 reads, plus optimiser state and counters) after every epoch and when stopping at
-maxIters, atomically; appends to `<output>/log.tsv`.
+maxIters, atomically; appends to `<output>/log.tsv`. With validation pairs, also
+`<output>/best.pt` (model only, best PCK@0.1 so far) and `<output>/val.tsv`.
 
 Reproducible: with the same options, an interrupted run resumed with `resume` ends with
 the same weights as an uninterrupted one (data order and augmentation are functions of

@@ -46,7 +46,9 @@ const char* const kUsage =
     "  --resume             continue from DIR/checkpoint.pt exactly where it stopped\n"
     "  --workers N          data loading threads (default 2)\n"
     "  --device cpu|cuda    default cpu\n"
-    "  --val-pairs CSV --val-root DIR   validation PCK on a PF-PASCAL pair list (best.pt)\n"
+    "  --val-pairs CSV      validation after every epoch: PCK@0.1 on a PF-PASCAL-format pair\n"
+    "                       list (e.g. `sfnet generate --pairs`); best model -> DIR/best.pt\n"
+    "  --val-root DIR       folder the CSV's image paths are relative to (default: the CSV's)\n"
     "  --no-progress        no progress bar\n";
 
 double parseDouble(const std::string& opt, const std::string& v)
@@ -168,8 +170,10 @@ int cmdTrain(int argc, char** argv)
     const TrainSummary s = train(o);
     std::cout << "trained iterations " << s.startIteration << ".." << s.iterations << " (" << s.epochsCompleted
               << " epochs complete) in " << std::fixed << std::setprecision(1) << s.seconds << " s; loss "
-              << std::setprecision(4) << s.firstLoss << " -> " << s.lastLoss << "; checkpoint " << s.checkpoint
-              << "\n";
+              << std::setprecision(4) << s.firstLoss << " -> " << s.lastLoss << "; checkpoint " << s.checkpoint;
+    if (s.bestPck >= 0)
+        std::cout << "; best validation PCK@0.1 " << s.bestPck;
+    std::cout << "\n";
     return 0;
 }
 

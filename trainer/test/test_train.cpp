@@ -4,12 +4,15 @@
 // The training loop: gradients go where they should, resuming is exact, and a short run
 // on generated data learns correspondences the identity flow does not have.
 
+#include "commands.hpp"
 #include "data.hpp"
 #include "losses.hpp"
 #include "model.hpp"
 #include "train.hpp"
 
 #include <gtest/gtest.h>
+
+#include <opencv2/semflow/benchmark.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -72,6 +75,14 @@ Pck heldOutPck(sfnet::SFNet& model, int size, int pairs, double alpha)
     r.model = double(okModel) / double(r.points);
     r.identity = double(okId) / double(r.points);
     return r;
+}
+
+int runCommand(int (*cmd)(int, char**), std::vector<std::string> args)
+{
+    std::vector<char*> argv;
+    for (auto& a : args)
+        argv.push_back(&a[0]);
+    return cmd(int(argv.size()), argv.data());
 }
 
 std::vector<std::pair<std::string, torch::Tensor>> stateOf(sfnet::SFNet& m)
@@ -245,5 +256,95 @@ TEST(Training, RejectsBadOptionsClearly)
         x.device = "cuda";
         expectError(x, "CUDA");
     }
+    fs::remove_all(d);
+}
+
+// `sfnet generate` writes what the folder reader and the module's PF-PASCAL loader read,
+// and the keypoints in the CSV are the generator's.
+TEST(GenerateCommand, WritesAFolderDatasetAndKeypointPairs)
+{
+    const fs::path d = freshDir("generate");
+    ASSERT_EQ(runCommand(sfnet::cmdGenerate, {"generate", "--output", d.string(), "--count", "12", "--size", "96",
+                                              "--seed", "5", "--pairs", "6"}),
+              0);
+    auto src = sfnet::openFolder(d.string());
+    ASSERT_EQ(src->size(), 12u);
+    sfnet::MaskedImage mi;
+    std::string err;
+    ASSERT_TRUE(src->load(3, mi, err)) << err;
+    const auto g3 = sfnet::generateImage(5, 3, 96);
+    EXPECT_EQ(cv::norm(mi.image, g3.image, cv::NORM_INF), 0.0);  // PNG is lossless
+    EXPECT_EQ(cv::norm(mi.mask, g3.mask, cv::NORM_INF), 0.0);
+
+    const auto pairs = cv::semflow::loadPFPascalPairs((d / "pairs.csv").string(), d.string());
+    ASSERT_EQ(pairs.size(), 6u);
+    for (const auto& p : pairs)
+    {
+        EXPECT_EQ(p.numValid(), sfnet::kGeneratedKeypoints);
+        const int a = std::stoi(fs::path(p.sourceImage).stem().string()), b = std::stoi(fs::path(p.targetImage).stem().string());
+        EXPECT_NE(a, b);
+        const auto ga = sfnet::generateImage(5, uint64_t(a), 96), gb = sfnet::generateImage(5, uint64_t(b), 96);
+        EXPECT_EQ(ga.shapeClass, gb.shapeClass);
+        for (int k = 0; k < sfnet::kGeneratedKeypoints; ++k)
+        {
+            EXPECT_NEAR(p.sourceKeypoints[k].x, ga.keypoints[k].x, 0.006);
+            EXPECT_NEAR(p.sourceKeypoints[k].y, ga.keypoints[k].y, 0.006);
+            EXPECT_NEAR(p.targetKeypoints[k].x, gb.keypoints[k].x, 0.006);
+            EXPECT_NEAR(p.targetKeypoints[k].y, gb.keypoints[k].y, 0.006);
+        }
+    }
+    EXPECT_EQ(runCommand(sfnet::cmdGenerate, {"generate", "--output", d.string(), "--count", "0"}), 2);
+    EXPECT_EQ(runCommand(sfnet::cmdGenerate, {"generate", "--count", "3"}), 2);
+    EXPECT_EQ(runCommand(sfnet::cmdTrain, {"train", "--output", d.string()}), 2);  // no --data
+    EXPECT_EQ(runCommand(sfnet::cmdTrain, {"train", "--data", "synthetic", "--output", d.string(), "--epochs", "x"}), 2);
+    fs::remove_all(d);
+}
+
+// With validation pairs, every epoch is scored with the module's PCK and the best model
+// is kept in best.pt.
+TEST(Training, ValidationKeepsTheBestCheckpoint)
+{
+    const fs::path v = freshDir("valset"), d = freshDir("val");
+    ASSERT_EQ(runCommand(sfnet::cmdGenerate, {"generate", "--output", v.string(), "--count", "8", "--size", "80",
+                                              "--seed", "9", "--pairs", "4"}),
+              0);
+    sfnet::TrainOptions o;
+    o.data = "synthetic:16";
+    o.backbone = "tiny";
+    o.size = 64;
+    o.batch = 8;
+    o.epochs = 2;
+    o.lr = 1e-3;
+    o.progress = false;
+    o.valPairs = (v / "pairs.csv").string();
+    o.output = d.string();
+    const auto s = sfnet::train(o);
+    ASSERT_TRUE(fs::exists(d / "best.pt"));
+    std::ifstream vl(d / "val.tsv");
+    std::string header, line;
+    std::getline(vl, header);
+    EXPECT_EQ(header.substr(0, 9), "iteration");
+    double best = -1;
+    int rows = 0;
+    while (std::getline(vl, line))
+    {
+        std::istringstream ss(line);
+        double it, ep, np, p05, p10, p15;
+        ASSERT_TRUE(bool(ss >> it >> ep >> np >> p05 >> p10 >> p15)) << line;
+        EXPECT_EQ(np, 4);
+        EXPECT_LE(p05, p10);
+        EXPECT_LE(p10, p15);
+        best = std::max(best, p10);
+        ++rows;
+    }
+    EXPECT_EQ(rows, 2);
+    EXPECT_DOUBLE_EQ(s.bestPck, best);
+    EXPECT_GE(best, 0.0);
+    EXPECT_LE(best, 1.0);
+    EXPECT_EQ(sfnet::loadModel((d / "best.pt").string())->config().backbone, "tiny");
+
+    o.valPairs = (v / "missing.csv").string();
+    EXPECT_ANY_THROW(sfnet::train(o));
+    fs::remove_all(v);
     fs::remove_all(d);
 }
