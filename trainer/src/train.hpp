@@ -1,0 +1,73 @@
+// This file is part of semflow. It is subject to the license terms in the LICENSE file
+// found in the top-level directory of this distribution.
+#pragma once
+
+// The SFNet training loop behind `sfnet train` (DESIGN.md, "Training"). No LibTorch in
+// this header: the CLI and the tests drive it through plain options.
+
+#include <cstdint>
+#include <string>
+
+namespace sfnet
+{
+
+/** @brief Everything `sfnet train` can be told. Defaults are the paper's recipe. */
+struct TrainOptions
+{
+    std::string data = "synthetic";          ///< voc:DIR | folder:DIR | synthetic[:N]
+    std::string vocSet = "trainval";         ///< VOC image set (ImageSets/Segmentation/<set>.txt)
+    std::string vocMasks = "SegmentationClass";  ///< or SegmentationObject
+    std::string exclude;                     ///< name list / PF-PASCAL CSV of images to leave out
+    std::string backbone = "resnet101";      ///< for a fresh model (ignored with init or resume)
+    std::string init;                        ///< checkpoint to start from (e.g. from `sfnet import`)
+    std::string output;                      ///< output folder (checkpoint.pt, best.pt, log.tsv)
+    int epochs = 40;
+    int batch = 16;
+    double lr = 3e-5;
+    int lrStep = 30;        ///< lr is multiplied by lrGamma every lrStep epochs
+    double lrGamma = 0.2;
+    int size = 320;         ///< square input side (multiple of 32)
+    uint64_t seed = 0;      ///< model init, data order and augmentation all derive from it
+    bool trainBackbone = false;
+    int workers = 2;        ///< data loading threads
+    /// PF-PASCAL-format pair CSV: after every epoch, PCK@0.1 (per-pair mean, L = image side,
+    /// target-to-source transfer) with the module's benchmark code; the best model goes
+    /// to <output>/best.pt, every result to <output>/val.tsv.
+    std::string valPairs;
+    std::string valRoot;    ///< folder the CSV's image paths are relative to (default: the CSV's)
+    std::string device = "cpu";  ///< cpu | cuda
+    bool resume = false;    ///< continue from <output>/checkpoint.pt exactly where it stopped
+    int64_t maxIters = -1;  ///< stop (with a checkpoint) after this many iterations in total
+    double beta = 50;       ///< kernel soft argmax temperature of a fresh model
+    double sigma = 5;       ///< kernel soft argmax window of a fresh model
+    bool progress = true;   ///< progress bar on stderr
+};
+
+/** @brief What a run did. */
+struct TrainSummary
+{
+    int64_t iterations = 0;      ///< global iteration count reached (including resumed ones)
+    int64_t startIteration = 0;  ///< where this run started (non-zero after --resume)
+    int epochsCompleted = 0;
+    double firstLoss = 0;        ///< mean total loss of the first logged window of this run
+    double lastLoss = 0;         ///< mean total loss of the last window of this run
+    int64_t skippedSamples = 0;  ///< unreadable items skipped
+    double seconds = 0;
+    std::string checkpoint;      ///< path of the last checkpoint written
+    double bestPck = -1;         ///< best validation PCK@0.1 (per-pair mean), -1 without validation
+};
+
+/** @brief Runs training. Writes `<output>/checkpoint.pt` (a model file `sfnet export`
+reads, plus optimiser state and counters) after every epoch and when stopping at
+maxIters, atomically; appends to `<output>/log.tsv`. With validation pairs, also
+`<output>/best.pt` (model only, best PCK@0.1 so far) and `<output>/val.tsv`.
+
+Reproducible: with the same options, an interrupted run resumed with `resume` ends with
+the same weights as an uninterrupted one (data order and augmentation are functions of
+(seed, epoch, position), not of threads or time).
+@throws std::runtime_error for bad options, unreadable data, a missing checkpoint to
+resume from, or `device == "cuda"` without CUDA.
+*/
+TrainSummary train(const TrainOptions& options);
+
+}  // namespace sfnet

@@ -1,0 +1,180 @@
+// This file is part of semflow. It is subject to the license terms in the LICENSE file
+// found in the top-level directory of this distribution.
+
+// `sfnet train`: command line -> TrainOptions -> train().
+
+#include "commands.hpp"
+#include "train.hpp"
+
+#include <iomanip>
+#include <iostream>
+#include <stdexcept>
+#include <string>
+
+namespace sfnet
+{
+namespace
+{
+const char* const kUsage =
+    "usage: sfnet train --data SPEC --output DIR [options]\n"
+    "\n"
+    "Trains SFNet's adaptation layers from images with foreground masks (the paper's recipe:\n"
+    "pairs made from one image by two random affine warps and colour jitters).\n"
+    "\n"
+    "data:\n"
+    "  --data SPEC          voc:DIR (VOC2012 folder), folder:DIR (images/ + masks/, see\n"
+    "                       `sfnet generate`), synthetic or synthetic:N (generated on the fly)\n"
+    "  --voc-set NAME       VOC image set: train, val, trainval (default trainval)\n"
+    "  --voc-masks NAME     SegmentationClass (default) or SegmentationObject\n"
+    "  --exclude FILE       names to leave out: a list or a PF-PASCAL pair CSV\n"
+    "model:\n"
+    "  --backbone NAME      resnet101 (default), resnet50, resnet18, tiny (fresh model)\n"
+    "  --init CKPT          start from a checkpoint (e.g. written by `sfnet import`)\n"
+    "  --beta B, --sigma S  kernel soft argmax of a fresh model (default 50, 5)\n"
+    "  --train-backbone     also train the backbone (its BatchNorm statistics stay fixed)\n"
+    "optimisation:\n"
+    "  --epochs N           default 40\n"
+    "  --batch N            default 16\n"
+    "  --lr X               Adam learning rate, default 3e-5\n"
+    "  --lr-step N          multiply the lr by --lr-gamma every N epochs (default 30)\n"
+    "  --lr-gamma X         default 0.2\n"
+    "  --size N             square input side, multiple of 32 (default 320)\n"
+    "  --seed N             model init, data order, augmentation (default 0)\n"
+    "  --max-iters N        stop after N iterations in total (writes a checkpoint)\n"
+    "run:\n"
+    "  --output DIR         checkpoint.pt (every epoch, atomic), log.tsv\n"
+    "  --resume             continue from DIR/checkpoint.pt exactly where it stopped\n"
+    "  --workers N          data loading threads (default 2)\n"
+    "  --device cpu|cuda    default cpu\n"
+    "  --val-pairs CSV      validation after every epoch: PCK@0.1 on a PF-PASCAL-format pair\n"
+    "                       list (e.g. `sfnet generate --pairs`); best model -> DIR/best.pt\n"
+    "  --val-root DIR       folder the CSV's image paths are relative to (default: the CSV's)\n"
+    "  --no-progress        no progress bar\n";
+
+double parseDouble(const std::string& opt, const std::string& v)
+{
+    try
+    {
+        size_t used = 0;
+        const double d = std::stod(v, &used);
+        if (used == v.size())
+            return d;
+    }
+    catch (const std::exception&)
+    {
+    }
+    throw std::invalid_argument(opt + " expects a number, got '" + v + "'");
+}
+
+int64_t parseInt(const std::string& opt, const std::string& v)
+{
+    try
+    {
+        size_t used = 0;
+        const long long i = std::stoll(v, &used);
+        if (used == v.size())
+            return i;
+    }
+    catch (const std::exception&)
+    {
+    }
+    throw std::invalid_argument(opt + " expects an integer, got '" + v + "'");
+}
+}  // namespace
+
+int cmdTrain(int argc, char** argv)
+{
+    TrainOptions o;
+    bool haveData = false;
+    try
+    {
+        for (int i = 1; i < argc; ++i)
+        {
+            const std::string a = argv[i];
+            auto value = [&]() -> std::string {
+                if (i + 1 >= argc)
+                    throw std::invalid_argument(a + " needs a value");
+                return argv[++i];
+            };
+            if (a == "--help" || a == "-h")
+            {
+                std::cout << kUsage;
+                return 0;
+            }
+            else if (a == "--data")
+                o.data = value(), haveData = true;
+            else if (a == "--voc-set")
+                o.vocSet = value();
+            else if (a == "--voc-masks")
+                o.vocMasks = value();
+            else if (a == "--exclude")
+                o.exclude = value();
+            else if (a == "--backbone")
+                o.backbone = value();
+            else if (a == "--init")
+                o.init = value();
+            else if (a == "--beta")
+                o.beta = parseDouble(a, value());
+            else if (a == "--sigma")
+                o.sigma = parseDouble(a, value());
+            else if (a == "--train-backbone")
+                o.trainBackbone = true;
+            else if (a == "--epochs")
+                o.epochs = int(parseInt(a, value()));
+            else if (a == "--batch")
+                o.batch = int(parseInt(a, value()));
+            else if (a == "--lr")
+                o.lr = parseDouble(a, value());
+            else if (a == "--lr-step")
+                o.lrStep = int(parseInt(a, value()));
+            else if (a == "--lr-gamma")
+                o.lrGamma = parseDouble(a, value());
+            else if (a == "--size")
+                o.size = int(parseInt(a, value()));
+            else if (a == "--seed")
+            {
+                const int64_t s = parseInt(a, value());
+                if (s < 0)
+                    throw std::invalid_argument("--seed must be >= 0");
+                o.seed = uint64_t(s);
+            }
+            else if (a == "--max-iters")
+                o.maxIters = parseInt(a, value());
+            else if (a == "--output" || a == "-o")
+                o.output = value();
+            else if (a == "--resume")
+                o.resume = true;
+            else if (a == "--workers")
+                o.workers = int(parseInt(a, value()));
+            else if (a == "--device")
+                o.device = value();
+            else if (a == "--val-pairs")
+                o.valPairs = value();
+            else if (a == "--val-root")
+                o.valRoot = value();
+            else if (a == "--no-progress")
+                o.progress = false;
+            else
+                throw std::invalid_argument("unknown option '" + a + "'");
+        }
+        if (!haveData)
+            throw std::invalid_argument("--data is required");
+        if (o.output.empty())
+            throw std::invalid_argument("--output is required");
+    }
+    catch (const std::invalid_argument& e)
+    {
+        std::cerr << "sfnet train: " << e.what() << "\n\n" << kUsage;
+        return 2;
+    }
+    const TrainSummary s = train(o);
+    std::cout << "trained iterations " << s.startIteration << ".." << s.iterations << " (" << s.epochsCompleted
+              << " epochs complete) in " << std::fixed << std::setprecision(1) << s.seconds << " s; loss "
+              << std::setprecision(4) << s.firstLoss << " -> " << s.lastLoss << "; checkpoint " << s.checkpoint;
+    if (s.bestPck >= 0)
+        std::cout << "; best validation PCK@0.1 " << s.bestPck;
+    std::cout << "\n";
+    return 0;
+}
+
+}  // namespace sfnet

@@ -1,0 +1,351 @@
+// This file is part of semflow. It is subject to the license terms in the LICENSE file
+// found in the top-level directory of this distribution.
+
+// The training loop: gradients go where they should, resuming is exact, and a short run
+// on generated data learns correspondences the identity flow does not have.
+
+#include "commands.hpp"
+#include "data.hpp"
+#include "losses.hpp"
+#include "model.hpp"
+#include "train.hpp"
+
+#include <gtest/gtest.h>
+
+#include <opencv2/semflow/benchmark.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace
+{
+fs::path freshDir(const std::string& name)
+{
+    fs::path d = fs::temp_directory_path() / ("sfnet_test_train_" + name + "_" + std::to_string(::getpid()));
+    fs::remove_all(d);
+    return d;
+}
+
+torch::Tensor toTensor(const cv::Mat& rgb)
+{
+    return torch::from_blob(rgb.data, {rgb.rows, rgb.cols, 3}, torch::kFloat).permute({2, 0, 1}).clone().unsqueeze(0);
+}
+
+struct Pck
+{
+    double model = 0, identity = 0;
+    int64_t points = 0;
+};
+
+// PCK@alpha (alpha * image side) of the S2T grid on held-out synthesised pairs: every
+// foreground cell centre of the source is transferred with the predicted grid and
+// compared with the generator's true correspondence (the two drawn affines).
+Pck heldOutPck(sfnet::SFNet& model, int size, int pairs, double alpha)
+{
+    torch::NoGradGuard ng;
+    model->eval();
+    sfnet::AugmentParams ap;
+    ap.size = size;
+    Pck r;
+    int64_t okModel = 0, okId = 0;
+    for (int i = 0; i < pairs; ++i)
+    {
+        const auto g = sfnet::generateImage(4242, uint64_t(i), size);  // a set never trained on
+        const auto pr = sfnet::synthesizePair({g.image, g.mask}, ap, sfnet::mixSeed(77, uint64_t(i)));
+        const auto out = model->forward(toTensor(pr.source), toTensor(pr.target));
+        const auto grid = out.gridS2T[0];
+        const int64_t h = grid.size(1), w = grid.size(2);
+        for (int64_t y = 0; y < h; ++y)
+            for (int64_t x = 0; x < w; ++x)
+            {
+                if (pr.maskS.at<float>(int(y), int(x)) == 0)
+                    continue;
+                const cv::Point2d s(double(x) / (w - 1) * (size - 1), double(y) / (h - 1) * (size - 1));
+                const cv::Point2d truth = sfnet::pairCorrespondence(pr, size, s);
+                const cv::Point2d pred((grid[0][y][x].item<double>() + 1) / 2 * (size - 1),
+                                       (grid[1][y][x].item<double>() + 1) / 2 * (size - 1));
+                okModel += cv::norm(pred - truth) <= alpha * size;
+                okId += cv::norm(s - truth) <= alpha * size;
+                ++r.points;
+            }
+    }
+    r.model = double(okModel) / double(r.points);
+    r.identity = double(okId) / double(r.points);
+    return r;
+}
+
+int runCommand(int (*cmd)(int, char**), std::vector<std::string> args)
+{
+    std::vector<char*> argv;
+    for (auto& a : args)
+        argv.push_back(&a[0]);
+    return cmd(int(argv.size()), argv.data());
+}
+
+std::vector<std::pair<std::string, torch::Tensor>> stateOf(sfnet::SFNet& m)
+{
+    std::vector<std::pair<std::string, torch::Tensor>> s;
+    for (const auto& p : m->named_parameters())
+        s.emplace_back(p.key(), p.value());
+    for (const auto& b : m->named_buffers())
+        s.emplace_back(b.key(), b.value());
+    return s;
+}
+}  // namespace
+
+TEST(Training, GradientsReachTheAdaptationLayersOnly)
+{
+    torch::manual_seed(0);
+    sfnet::ModelConfig cfg;
+    cfg.backbone = "tiny";
+    sfnet::SFNet model(cfg);
+    model->train();
+    const auto src = torch::rand({2, 3, 64, 64}), tgt = torch::rand({2, 3, 64, 64});
+    const auto out = model->forward(src, tgt);
+    const auto m = (torch::rand({2, 1, 4, 4}) > 0.3).to(torch::kFloat);
+    const auto loss = sfnet::sfnetLoss(out.gridS2T, out.gridT2S, m, m);
+    loss.total.backward();
+    size_t adapted = 0;
+    for (const auto& p : model->adaptationParameters())
+    {
+        ASSERT_TRUE(p.grad().defined());
+        EXPECT_GT(p.grad().abs().sum().item<double>(), 0.0);
+        ++adapted;
+    }
+    EXPECT_EQ(adapted, 16u);  // 2 levels x 2 steps x (conv w, b, bn w, b)
+    for (const auto& p : model->backboneParameters())
+    {
+        EXPECT_FALSE(p.requires_grad());
+        EXPECT_FALSE(p.grad().defined() && p.grad().abs().sum().item<double>() > 0);
+    }
+}
+
+TEST(Training, ResumeGivesTheSameWeightsAsAnUninterruptedRun)
+{
+    sfnet::TrainOptions o;
+    o.data = "synthetic:20";
+    o.backbone = "tiny";
+    o.size = 64;
+    o.batch = 4;  // 5 batches per epoch
+    o.epochs = 2;
+    o.lr = 1e-3;
+    o.lrStep = 1;  // the lr changes between epochs: resuming must restore it
+    o.seed = 11;
+    o.workers = 2;
+    o.progress = false;
+    const fs::path a = freshDir("full"), b = freshDir("split");
+    o.output = a.string();
+    const auto full = sfnet::train(o);
+    EXPECT_EQ(full.iterations, 10);
+    EXPECT_EQ(full.epochsCompleted, 2);
+
+    o.output = b.string();
+    o.maxIters = 3;  // stop in the middle of epoch 0
+    const auto part = sfnet::train(o);
+    EXPECT_EQ(part.iterations, 3);
+    o.maxIters = -1;
+    o.resume = true;
+    o.workers = 1;  // thread count must not matter
+    const auto rest = sfnet::train(o);
+    EXPECT_EQ(rest.startIteration, 3);
+    EXPECT_EQ(rest.iterations, 10);
+
+    auto ma = sfnet::loadModel((a / "checkpoint.pt").string());
+    auto mb = sfnet::loadModel((b / "checkpoint.pt").string());
+    const auto sa = stateOf(ma), sb = stateOf(mb);
+    ASSERT_EQ(sa.size(), sb.size());
+    size_t changed = 0;
+    sfnet::ModelConfig cfg;
+    cfg.backbone = "tiny";
+    torch::manual_seed(11);
+    sfnet::SFNet init(cfg);
+    const auto s0 = stateOf(init);
+    for (size_t i = 0; i < sa.size(); ++i)
+    {
+        ASSERT_EQ(sa[i].first, sb[i].first);
+        EXPECT_TRUE(torch::equal(sa[i].second, sb[i].second)) << sa[i].first;
+        changed += !torch::equal(sa[i].second, s0[i].second);
+    }
+    EXPECT_GT(changed, 10u);  // training did move the adaptation layers
+
+    // The log has one line per iteration of both runs, plus the header.
+    std::ifstream log(b / "log.tsv");
+    size_t lines = 0;
+    for (std::string l; std::getline(log, l);)
+        ++lines;
+    EXPECT_EQ(lines, 11u);
+    fs::remove_all(a);
+    fs::remove_all(b);
+}
+
+TEST(Training, ShortRunOnGeneratedDataLearnsCorrespondence)
+{
+    sfnet::TrainOptions o;
+    o.data = "synthetic:400";
+    o.backbone = "tiny";
+    o.trainBackbone = true;
+    o.size = 128;
+    o.batch = 8;
+    o.epochs = 1;  // 50 iterations
+    o.lr = 1e-3;
+    o.seed = 1;
+    o.workers = 2;
+    o.progress = false;
+    const fs::path d = freshDir("learn");
+    o.output = d.string();
+
+    torch::manual_seed(o.seed);  // the same initial weights train() starts from
+    sfnet::ModelConfig cfg;
+    cfg.backbone = "tiny";
+    sfnet::SFNet init(cfg);
+    const Pck before = heldOutPck(init, o.size, 24, 0.1);
+
+    const auto s = sfnet::train(o);
+    auto model = sfnet::loadModel((d / "checkpoint.pt").string());
+    const Pck after = heldOutPck(model, o.size, 24, 0.1);
+    std::cout << "loss " << s.firstLoss << " -> " << s.lastLoss << " in " << s.seconds << " s; PCK@0.1 identity "
+              << after.identity << ", untrained " << before.model << ", trained " << after.model << " ("
+              << after.points << " points)\n";
+    EXPECT_LT(s.lastLoss, 0.8 * s.firstLoss);
+    EXPECT_GT(after.model, after.identity + 0.1);
+    EXPECT_GT(after.model, before.model + 0.1);
+    fs::remove_all(d);
+}
+
+TEST(Training, RejectsBadOptionsClearly)
+{
+    sfnet::TrainOptions o;
+    o.data = "synthetic:8";
+    o.backbone = "tiny";
+    o.size = 64;
+    o.progress = false;
+    const fs::path d = freshDir("bad");
+    o.output = d.string();
+    auto expectError = [&](sfnet::TrainOptions x, const std::string& fragment) {
+        try
+        {
+            sfnet::train(x);
+            ADD_FAILURE() << "no error for " << fragment;
+        }
+        catch (const std::runtime_error& e)
+        {
+            EXPECT_NE(std::string(e.what()).find(fragment), std::string::npos) << e.what();
+        }
+    };
+    auto x = o;
+    x.size = 100;
+    expectError(x, "--size");
+    x = o;
+    x.data = "imagenet:/tmp";
+    expectError(x, "voc:DIR");
+    x = o;
+    x.resume = true;
+    expectError(x, "no checkpoint");
+    x = o;
+    x.backbone = "vgg16";
+    expectError(x, "unknown backbone");
+    x = o;
+    x.device = "tpu";
+    expectError(x, "--device");
+    if (!torch::cuda::is_available())
+    {
+        x = o;
+        x.device = "cuda";
+        expectError(x, "CUDA");
+    }
+    fs::remove_all(d);
+}
+
+// `sfnet generate` writes what the folder reader and the module's PF-PASCAL loader read,
+// and the keypoints in the CSV are the generator's.
+TEST(GenerateCommand, WritesAFolderDatasetAndKeypointPairs)
+{
+    const fs::path d = freshDir("generate");
+    ASSERT_EQ(runCommand(sfnet::cmdGenerate, {"generate", "--output", d.string(), "--count", "12", "--size", "96",
+                                              "--seed", "5", "--pairs", "6"}),
+              0);
+    auto src = sfnet::openFolder(d.string());
+    ASSERT_EQ(src->size(), 12u);
+    sfnet::MaskedImage mi;
+    std::string err;
+    ASSERT_TRUE(src->load(3, mi, err)) << err;
+    const auto g3 = sfnet::generateImage(5, 3, 96);
+    EXPECT_EQ(cv::norm(mi.image, g3.image, cv::NORM_INF), 0.0);  // PNG is lossless
+    EXPECT_EQ(cv::norm(mi.mask, g3.mask, cv::NORM_INF), 0.0);
+
+    const auto pairs = cv::semflow::loadPFPascalPairs((d / "pairs.csv").string(), d.string());
+    ASSERT_EQ(pairs.size(), 6u);
+    for (const auto& p : pairs)
+    {
+        EXPECT_EQ(p.numValid(), sfnet::kGeneratedKeypoints);
+        const int a = std::stoi(fs::path(p.sourceImage).stem().string()), b = std::stoi(fs::path(p.targetImage).stem().string());
+        EXPECT_NE(a, b);
+        const auto ga = sfnet::generateImage(5, uint64_t(a), 96), gb = sfnet::generateImage(5, uint64_t(b), 96);
+        EXPECT_EQ(ga.shapeClass, gb.shapeClass);
+        for (int k = 0; k < sfnet::kGeneratedKeypoints; ++k)
+        {
+            EXPECT_NEAR(p.sourceKeypoints[k].x, ga.keypoints[k].x, 0.006);
+            EXPECT_NEAR(p.sourceKeypoints[k].y, ga.keypoints[k].y, 0.006);
+            EXPECT_NEAR(p.targetKeypoints[k].x, gb.keypoints[k].x, 0.006);
+            EXPECT_NEAR(p.targetKeypoints[k].y, gb.keypoints[k].y, 0.006);
+        }
+    }
+    EXPECT_EQ(runCommand(sfnet::cmdGenerate, {"generate", "--output", d.string(), "--count", "0"}), 2);
+    EXPECT_EQ(runCommand(sfnet::cmdGenerate, {"generate", "--count", "3"}), 2);
+    EXPECT_EQ(runCommand(sfnet::cmdTrain, {"train", "--output", d.string()}), 2);  // no --data
+    EXPECT_EQ(runCommand(sfnet::cmdTrain, {"train", "--data", "synthetic", "--output", d.string(), "--epochs", "x"}), 2);
+    fs::remove_all(d);
+}
+
+// With validation pairs, every epoch is scored with the module's PCK and the best model
+// is kept in best.pt.
+TEST(Training, ValidationKeepsTheBestCheckpoint)
+{
+    const fs::path v = freshDir("valset"), d = freshDir("val");
+    ASSERT_EQ(runCommand(sfnet::cmdGenerate, {"generate", "--output", v.string(), "--count", "8", "--size", "80",
+                                              "--seed", "9", "--pairs", "4"}),
+              0);
+    sfnet::TrainOptions o;
+    o.data = "synthetic:16";
+    o.backbone = "tiny";
+    o.size = 64;
+    o.batch = 8;
+    o.epochs = 2;
+    o.lr = 1e-3;
+    o.progress = false;
+    o.valPairs = (v / "pairs.csv").string();
+    o.output = d.string();
+    const auto s = sfnet::train(o);
+    ASSERT_TRUE(fs::exists(d / "best.pt"));
+    std::ifstream vl(d / "val.tsv");
+    std::string header, line;
+    std::getline(vl, header);
+    EXPECT_EQ(header.substr(0, 9), "iteration");
+    double best = -1;
+    int rows = 0;
+    while (std::getline(vl, line))
+    {
+        std::istringstream ss(line);
+        double it, ep, np, p05, p10, p15;
+        ASSERT_TRUE(bool(ss >> it >> ep >> np >> p05 >> p10 >> p15)) << line;
+        EXPECT_EQ(np, 4);
+        EXPECT_LE(p05, p10);
+        EXPECT_LE(p10, p15);
+        best = std::max(best, p10);
+        ++rows;
+    }
+    EXPECT_EQ(rows, 2);
+    EXPECT_DOUBLE_EQ(s.bestPck, best);
+    EXPECT_GE(best, 0.0);
+    EXPECT_LE(best, 1.0);
+    EXPECT_EQ(sfnet::loadModel((d / "best.pt").string())->config().backbone, "tiny");
+
+    o.valPairs = (v / "missing.csv").string();
+    EXPECT_ANY_THROW(sfnet::train(o));
+    fs::remove_all(v);
+    fs::remove_all(d);
+}
