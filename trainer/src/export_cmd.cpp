@@ -3,6 +3,7 @@
 
 // `sfnet export`: checkpoint (or random weights) -> ONNX graph for cv::SemanticFlow.
 
+#include "cli_args.hpp"
 #include "commands.hpp"
 #include "export.hpp"
 
@@ -32,35 +33,7 @@ const char* const kUsage =
     "  --random-init       export randomly initialised weights (tests, benchmarks)\n"
     "  --seed N            seed for --random-init (default 0)\n";
 
-double parseDouble(const std::string& opt, const std::string& v)
-{
-    try
-    {
-        size_t used = 0;
-        const double d = std::stod(v, &used);
-        if (used == v.size())
-            return d;
-    }
-    catch (const std::exception&)
-    {
-    }
-    throw std::invalid_argument(opt + " expects a number, got '" + v + "'");
-}
 
-int64_t parseInt(const std::string& opt, const std::string& v)
-{
-    try
-    {
-        size_t used = 0;
-        const long long i = std::stoll(v, &used);
-        if (used == v.size())
-            return i;
-    }
-    catch (const std::exception&)
-    {
-    }
-    throw std::invalid_argument(opt + " expects an integer, got '" + v + "'");
-}
 }  // namespace
 
 int cmdExport(int argc, char** argv)

@@ -5,6 +5,7 @@
 // `sfnet train --data folder:DIR` reads) and optionally same-class pairs with their
 // keypoints as a PF-PASCAL-format CSV.
 
+#include "cli_args.hpp"
 #include "commands.hpp"
 #include "data.hpp"
 
@@ -41,20 +42,6 @@ const char* const kUsage =
     "               with their 8 corresponding keypoints, in PF-PASCAL's CSV format\n"
     "               (source_image,target_image,class,XA,YA,XB,YB; paths relative to DIR)\n";
 
-int64_t parseInt(const std::string& opt, const std::string& v)
-{
-    try
-    {
-        size_t used = 0;
-        const long long i = std::stoll(v, &used);
-        if (used == v.size())
-            return i;
-    }
-    catch (const std::exception&)
-    {
-    }
-    throw std::invalid_argument(opt + " expects an integer, got '" + v + "'");
-}
 
 std::string join(const std::vector<cv::Point2f>& pts, bool x)
 {

@@ -5,6 +5,7 @@
 // trainer's own checkpoint. The files are parsed by pth_reader (LibTorch cannot read
 // OrderedDict state dicts nor the legacy format); this file maps keys onto the model.
 
+#include "cli_args.hpp"
 #include "commands.hpp"
 #include "import.hpp"
 
@@ -34,20 +35,6 @@ const char* const kUsage =
     "                         (default 50 and 5, or the init checkpoint's)\n"
     "  --output PATH          the checkpoint to write (atomically)\n";
 
-double parseDouble(const std::string& opt, const std::string& v)
-{
-    try
-    {
-        size_t used = 0;
-        const double d = std::stod(v, &used);
-        if (used == v.size())
-            return d;
-    }
-    catch (const std::exception&)
-    {
-    }
-    throw std::invalid_argument(opt + " expects a number, got '" + v + "'");
-}
 
 std::string shapeOf(const torch::Tensor& t)
 {

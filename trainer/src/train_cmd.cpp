@@ -3,6 +3,7 @@
 
 // `sfnet train`: command line -> TrainOptions -> train().
 
+#include "cli_args.hpp"
 #include "commands.hpp"
 #include "train.hpp"
 
@@ -51,35 +52,7 @@ const char* const kUsage =
     "  --val-root DIR       folder the CSV's image paths are relative to (default: the CSV's)\n"
     "  --no-progress        no progress bar\n";
 
-double parseDouble(const std::string& opt, const std::string& v)
-{
-    try
-    {
-        size_t used = 0;
-        const double d = std::stod(v, &used);
-        if (used == v.size())
-            return d;
-    }
-    catch (const std::exception&)
-    {
-    }
-    throw std::invalid_argument(opt + " expects a number, got '" + v + "'");
-}
 
-int64_t parseInt(const std::string& opt, const std::string& v)
-{
-    try
-    {
-        size_t used = 0;
-        const long long i = std::stoll(v, &used);
-        if (used == v.size())
-            return i;
-    }
-    catch (const std::exception&)
-    {
-    }
-    throw std::invalid_argument(opt + " expects an integer, got '" + v + "'");
-}
 }  // namespace
 
 int cmdTrain(int argc, char** argv)
