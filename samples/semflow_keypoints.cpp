@@ -131,7 +131,17 @@ int main(int argc, char** argv)
         std::printf("%-10s (%6.1f, %6.1f) -> (%6.1f, %6.1f)\n", names[k].empty() ? "point" : names[k].c_str(),
                     points[k].x, points[k].y, transferred[k].x, transferred[k].y);
     }
-    if (!imwrite(outPath, canvas))
+    bool written = false;
+    try
+    {
+        written = imwrite(outPath, canvas);
+    }
+    catch (const cv::Exception& e)  // e.g. an extension no codec handles
+    {
+        std::cerr << "error: cannot write " << outPath << ": " << e.err << "\n";
+        return 1;
+    }
+    if (!written)
     {
         std::cerr << "error: cannot write " << outPath << "\n";
         return 1;

@@ -16,6 +16,8 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <climits>
+#include <cfloat>
 #include <cstdlib>
 #include <fstream>
 #include <limits>
@@ -138,7 +140,8 @@ double parseNumber(const std::string& field, const std::string& where, const std
     errno = 0;
     char* end = nullptr;
     double v = std::strtod(s.c_str(), &end);
-    if (end != s.c_str() + s.size() || errno == ERANGE || std::isinf(v))
+    // Coordinates end up as float: anything beyond float's range is as malformed as text.
+    if (end != s.c_str() + s.size() || errno == ERANGE || std::isinf(v) || std::fabs(v) > FLT_MAX)
         fail(where, "expected a number for " + name + ", got '" + s + "'");
     return v;
 }
@@ -244,6 +247,8 @@ Rect2f parseBox(const std::string& field, const std::string& where, const std::s
         return Rect2f();
     if (v.size() != 4)
         fail(where, name + " must be x1;y1;x2;y2, got " + std::to_string(v.size()) + " values");
+    if (!std::isfinite(v[0] + v[1] + v[2] + v[3]))
+        fail(where, name + " must be four finite numbers");
     if (v[2] < v[0] || v[3] < v[1])
         fail(where, name + " has x2 < x1 or y2 < y1");
     return Rect2f((float)v[0], (float)v[1], (float)(v[2] - v[0]), (float)(v[3] - v[1]));
@@ -508,8 +513,10 @@ KeypointPair loadSPairAnnotation(const String& jsonFile, const String& imageRoot
     {
         const std::string key = side == 0 ? "src_bndbox" : "trg_bndbox";
         std::vector<double> b = nodeNumbers(r[key], where, key, 4);
-        if (b.size() != 4 || b[2] < b[0] || b[3] < b[1])
-            fail(where, key + " must be [x1, y1, x2, y2] with x1 <= x2 and y1 <= y2");
+        if (b.size() != 4 || !std::isfinite(b[0] + b[1] + b[2] + b[3]) || std::fabs(b[0]) > FLT_MAX ||
+            std::fabs(b[1]) > FLT_MAX || std::fabs(b[2]) > FLT_MAX || std::fabs(b[3]) > FLT_MAX ||
+            b[2] < b[0] || b[3] < b[1])
+            fail(where, key + " must be [x1, y1, x2, y2], finite, with x1 <= x2 and y1 <= y2");
         (side == 0 ? p.sourceBox : p.targetBox) =
             Rect2f((float)b[0], (float)b[1], (float)(b[2] - b[0]), (float)(b[3] - b[1]));
 
@@ -518,7 +525,7 @@ KeypointPair loadSPairAnnotation(const String& jsonFile, const String& imageRoot
         if (!sz.empty() && !sz.isNone())
         {
             std::vector<double> s = nodeNumbers(sz, where, sizeKey, 2);
-            if (s[0] < 1 || s[1] < 1)
+            if (!(s[0] >= 1 && s[1] >= 1 && s[0] <= INT_MAX && s[1] <= INT_MAX))  // also rejects NaN
                 fail(where, sizeKey + " must be [width, height, channels] with positive sides");
             (side == 0 ? p.sourceSize : p.targetSize) = Size((int)s[0], (int)s[1]);
         }

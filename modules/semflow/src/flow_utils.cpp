@@ -64,6 +64,8 @@ void warpLabels(InputArray labels_, InputArray flow_, OutputArray dst_, int fill
                         "CV_32S label map, got %s", typeToString(labels.type()).c_str()));
     // A plain loop rather than remap(INTER_NEAREST): labels of every depth are copied
     // bit-exactly, and a non-finite flow vector gets `fill` instead of an arbitrary pixel.
+    if (dst_.isMat() && dst_.getMat().data == labels.data)
+        labels = labels.clone();  // in-place call: read from a copy
     dst_.create(flow.size(), labels.type());
     Mat dst = dst_.getMat();
     dst.setTo(Scalar::all(fill));
@@ -123,6 +125,8 @@ void transferMask(InputArray mask_, InputArray flow_, OutputArray dst_)
     if (mask.empty() || mask.type() != CV_8UC1)
         CV_Error(Error::StsBadArg, format("transferMask: expected a non-empty CV_8UC1 mask, got %s",
                                           typeToString(mask.type()).c_str()));
+    if (dst_.isMat() && dst_.getMat().data == mask.data)
+        mask = mask.clone();  // in-place call: read from a copy
     dst_.create(flow.size(), CV_8UC1);
     Mat dst = dst_.getMat();
     auto at = [&](int x, int y) -> float {

@@ -136,7 +136,7 @@ public:
     void forward(InputArrayOfArrays inputsArr, OutputArrayOfArrays outputsArr,
                  OutputArrayOfArrays internalsArr) CV_OVERRIDE
     {
-        if (inputsArr.depth() == CV_16S)  // FP16 targets: compute in FP32 and convert back
+        if (inputsArr.depth() == CV_16S || inputsArr.depth() == CV_16F)  // FP16 targets: compute in FP32 and convert back
         {
             forward_fallback(inputsArr, outputsArr, internalsArr);
             return;
@@ -218,7 +218,7 @@ public:
     void forward(InputArrayOfArrays inputsArr, OutputArrayOfArrays outputsArr,
                  OutputArrayOfArrays internalsArr) CV_OVERRIDE
     {
-        if (inputsArr.depth() == CV_16S)
+        if (inputsArr.depth() == CV_16S || inputsArr.depth() == CV_16F)
         {
             forward_fallback(inputsArr, outputsArr, internalsArr);
             return;
@@ -234,6 +234,11 @@ public:
         if (inputs.size() > 1)
             carrier = blobShape(inputs[1]);
         Size t = softArgmaxTargetGrid(blobShape(inputs[0]), inputs.size() > 1 ? &carrier : nullptr);
+        // At run time every size is known: an empty size carrier is an error, not "unknown".
+        if (t.width <= 0 || t.height <= 0 || t.area() != inputs[0].size[1])
+            CV_Error(Error::StsBadSize,
+                     cv::format("semflow KernelSoftArgmax: the target grid %dx%d does not match the "
+                                "correlation's %d channels", t.height, t.width, inputs[0].size[1]));
         detail::kernelSoftArgmaxForward(inputs[0], t.height, t.width, outputs[0], beta_, sigma_,
                                         normalize_);
     }

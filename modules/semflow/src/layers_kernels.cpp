@@ -103,7 +103,7 @@ void expNonPositive(float* __restrict v, int n)
     // The clamp has its own loop: fused with the polynomial, GCC 12 no longer vectorises.
     for (int i = 0; i < n; i++)
     {
-        const float x = v[i] < -87.f ? -87.f : v[i];
+        const float x = !(v[i] >= -87.f) ? -87.f : v[i];  // NaN -> -87: no UB in the int cast
         v[i] = x > 0.f ? 0.f : x;
     }
     for (int i = 0; i < n; i++)
@@ -238,11 +238,13 @@ public:
             for (int j = 0; j < Mt; j++)
             {
                 const float* row = base + (size_t)j * Ms_;
-                const float* gxr = gx + (j % Wt_) * kBlock;
-                const float* gyr = gy + (j / Wt_) * kBlock;
                 if (windowed)
+                {
+                    const float* gxr = gx + (j % Wt_) * kBlock;
+                    const float* gyr = gy + (j / Wt_) * kBlock;
                     for (int b = 0; b < B; b++)
                         mx[b] = std::max(mx[b], scale[b] * (gxr[b] * gyr[b]) * row[b]);
+                }
                 else
                     for (int b = 0; b < B; b++)
                         mx[b] = std::max(mx[b], scale[b] * row[b]);
@@ -256,11 +258,13 @@ public:
                 const float* row = base + (size_t)j * Ms_;
                 const int x = j % Wt_, y = j / Wt_;
                 const float px = xn_[x], py = yn_[y];
-                const float* gxr = gx + x * kBlock;
-                const float* gyr = gy + y * kBlock;
                 if (windowed)
+                {
+                    const float* gxr = gx + x * kBlock;
+                    const float* gyr = gy + y * kBlock;
                     for (int b = 0; b < B; b++)
                         e[b] = scale[b] * (gxr[b] * gyr[b]) * row[b] - mx[b];
+                }
                 else
                     for (int b = 0; b < B; b++)
                         e[b] = scale[b] * row[b] - mx[b];

@@ -7,6 +7,7 @@
 #include "opencv2/semflow/semantic_flow.hpp"
 
 #include <algorithm>
+#include <cfloat>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -208,9 +209,10 @@ float metadataFloat(const semflow::OnnxModelInfo& info, const char* key, float f
         return fallback;
     char* end = nullptr;
     const double v = std::strtod(it->second.c_str(), &end);
-    if (end == it->second.c_str() || !std::isfinite(v))
+    // The value must survive the cast to float (beta <= 0 is legal: the hard argmax).
+    if (end == it->second.c_str() || !std::isfinite(v) || std::fabs(v) > FLT_MAX)
     {
-        CV_LOG_WARNING(NULL, "SemanticFlow: ignoring unparsable model metadata " << key << "='"
+        CV_LOG_WARNING(NULL, "SemanticFlow: ignoring unparsable or out-of-range model metadata " << key << "='"
                                                                                   << it->second << "'");
         return fallback;
     }
@@ -329,20 +331,38 @@ public:
 
     void setPreferableBackend(int backendId) CV_OVERRIDE
     {
-        requestedBackend_ = backendId;
-        applyBackend();
+        requestBackend(backendId, requestedTarget_, strict_);
     }
     void setPreferableTarget(int targetId) CV_OVERRIDE
     {
-        requestedTarget_ = targetId;
-        applyBackend();
+        requestBackend(requestedBackend_, targetId, strict_);
     }
     int getPreferableBackend() const CV_OVERRIDE { return backend_; }
     int getPreferableTarget() const CV_OVERRIDE { return target_; }
     void setStrictBackend(bool strict) CV_OVERRIDE
     {
+        requestBackend(requestedBackend_, requestedTarget_, strict);
+    }
+
+    // A rejected request (strict mode) leaves the previous, working settings in place.
+    void requestBackend(int backendId, int targetId, bool strict)
+    {
+        const int oldBackend = requestedBackend_, oldTarget = requestedTarget_;
+        const bool oldStrict = strict_;
+        requestedBackend_ = backendId;
+        requestedTarget_ = targetId;
         strict_ = strict;
-        applyBackend();
+        try
+        {
+            applyBackend();
+        }
+        catch (...)
+        {
+            requestedBackend_ = oldBackend;
+            requestedTarget_ = oldTarget;
+            strict_ = oldStrict;
+            throw;
+        }
     }
     bool getStrictBackend() const CV_OVERRIDE { return strict_; }
 

@@ -5,6 +5,7 @@
 // The loaders against the hand-written fixtures in test_data/benchmarks (each in the exact
 // published layout) and against malformed files written on the fly.
 
+#include "test_precomp.hpp"
 #include "test_benchmark_common.hpp"
 
 namespace opencv_test {

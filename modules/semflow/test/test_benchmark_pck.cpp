@@ -5,6 +5,7 @@
 // PCK pinned to values computed by hand (in the comments) on the fixture datasets, for
 // every threshold type and both transfer directions, plus the flow sampling it rests on.
 
+#include "test_precomp.hpp"
 #include "test_benchmark_common.hpp"
 
 #include "opencv2/core.hpp"

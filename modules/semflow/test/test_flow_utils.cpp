@@ -169,4 +169,22 @@ TEST(Semflow_FlowUtils, draw_flow_matches_puts_images_side_by_side_with_lines)
                              "8-bit source image");
 }
 
+TEST(Semflow_FlowUtils, in_place_calls_match_out_of_place_ones)
+{
+    // dst aliasing the input must not let already-written output pixels be read back.
+    Mat labels(9, 11, CV_8UC1), mask(9, 11, CV_8UC1);
+    RNG rng(12);
+    rng.fill(labels, RNG::UNIFORM, 0, 5);
+    rng.fill(mask, RNG::UNIFORM, 0, 2);
+    mask *= 255;
+    Mat flow(9, 11, CV_32FC2, Scalar(1.6f, -0.7f));
+    Mat expectLabels, expectMask;
+    semflow::warpLabels(labels, flow, expectLabels, 7);
+    semflow::transferMask(mask, flow, expectMask);
+    semflow::warpLabels(labels, flow, labels, 7);
+    semflow::transferMask(mask, flow, mask);
+    EXPECT_EQ(cv::norm(labels, expectLabels, NORM_INF), 0);
+    EXPECT_EQ(cv::norm(mask, expectMask, NORM_INF), 0);
+}
+
 }}  // namespace

@@ -177,6 +177,25 @@ TEST(Semflow_ONNX, constant_size_carrier_arrives_as_blob)
     EXPECT_LE(cv::norm(net.forward("grid"), reference(fs, ft, 50.f, 5.f), NORM_INF), 1e-6);
 }
 
+TEST(Semflow_ONNX, empty_size_carrier_is_an_error_not_a_crash)
+{
+    // A constant carrier with a zero-sized dimension: the grid size is unknown at import
+    // time and must be refused at run time (it once reached a division by Wt = 0).
+    onnx::ModelProto model = makeModel(8, 50.f, 5.f, true, Size(0, 3));
+    const std::string path = writeModel(model, ".onnx");
+    semflow::registerLayers();
+    RNG rng(6);
+    EXPECT_THROW(
+        {
+            dnn::Net net = dnn::readNetFromONNX(path);
+            net.setInput(randomBlob({1, 8, 2, 2}, rng), "source");
+            net.setInput(randomBlob({1, 8, 3, 1}, rng), "target");
+            net.forward("grid");
+        },
+        cv::Exception);
+    std::remove(path.c_str());
+}
+
 TEST(Semflow_ONNX, attribute_defaults_follow_the_spec)
 {
     onnx::ModelProto model = makeModel(8, 0.f, 0.f);

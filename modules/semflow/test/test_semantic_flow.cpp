@@ -588,15 +588,19 @@ TEST(Semflow_SemanticFlow, cuda_request_falls_back_or_raises_in_strict_mode)
         sf->calc(source, target, flow);
         int count = 0;
         EXPECT_LE(protocolError(flow, target.size(), 18, 1, 1, true, count), 2e-3);
-        // Strict mode re-checks the CUDA request and refuses it.
+        // Strict mode re-checks the CUDA request and refuses it; a refused request leaves
+        // the previous, working settings in place.
         SEMFLOW_EXPECT_THROW_MSG(sf->setStrictBackend(true), "not available");
-        EXPECT_TRUE(sf->getStrictBackend());
-        SEMFLOW_EXPECT_THROW_MSG(sf->setPreferableTarget(dnn::DNN_TARGET_CUDA_FP16), "strict backend mode");
-        sf->setStrictBackend(false);
+        EXPECT_FALSE(sf->getStrictBackend());
+        EXPECT_EQ(sf->getPreferableBackend(), dnn::DNN_BACKEND_OPENCV);
         sf->setPreferableBackend(dnn::DNN_BACKEND_OPENCV);
         sf->setPreferableTarget(dnn::DNN_TARGET_CPU);
         sf->setStrictBackend(true);  // CPU is always available
-        EXPECT_EQ(sf->getPreferableBackend(), dnn::DNN_BACKEND_OPENCV);
+        EXPECT_TRUE(sf->getStrictBackend());
+        SEMFLOW_EXPECT_THROW_MSG(sf->setPreferableTarget(dnn::DNN_TARGET_CUDA_FP16), "strict backend mode");
+        EXPECT_EQ(sf->getPreferableTarget(), dnn::DNN_TARGET_CPU);
+        sf->calc(source, target, flow);  // still usable after the refusal
+        EXPECT_LE(protocolError(flow, target.size(), 18, 1, 1, true, count), 2e-3);
     }
 }
 

@@ -21,16 +21,9 @@ The module has three parts:
   PCK metric of the public benchmarks (PF-PASCAL, PF-WILLOW, SPair-71k).
 */
 
-#include "opencv2/semflow/layers.hpp"
-
-#if __has_include("opencv2/semflow/semantic_flow.hpp")
-#include "opencv2/semflow/semantic_flow.hpp"
-#endif
-#if __has_include("opencv2/semflow/flow_utils.hpp")
-#include "opencv2/semflow/flow_utils.hpp"
-#endif
-#if __has_include("opencv2/semflow/benchmark.hpp")
 #include "opencv2/semflow/benchmark.hpp"
-#endif
+#include "opencv2/semflow/flow_utils.hpp"
+#include "opencv2/semflow/layers.hpp"
+#include "opencv2/semflow/semantic_flow.hpp"
 
 #endif  // OPENCV_SEMFLOW_HPP
