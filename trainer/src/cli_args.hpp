@@ -2,8 +2,8 @@
 // found in the top-level directory of this distribution.
 #pragma once
 
-// Strict option-value parsing shared by the `sfnet` subcommands: the whole string must
-// be a number, otherwise std::invalid_argument names the option and the value.
+// Option parsing shared by the `sfnet` subcommands. Values are parsed strictly: the whole
+// string must be a number, otherwise std::invalid_argument names the option and the value.
 
 #include <cstdint>
 #include <stdexcept>
@@ -11,6 +11,34 @@
 
 namespace sfnet
 {
+/// Walks argv[1..]: next() moves to the following option, value() consumes its argument.
+class OptionReader
+{
+public:
+    OptionReader(int argc, char** argv) : argc_(argc), argv_(argv) {}
+
+    bool next()
+    {
+        if (++i_ >= argc_)
+            return false;
+        option_ = argv_[i_];
+        return true;
+    }
+    const std::string& option() const { return option_; }
+    std::string value()
+    {
+        if (i_ + 1 >= argc_)
+            throw std::invalid_argument(option_ + " needs a value");
+        return argv_[++i_];
+    }
+
+private:
+    int argc_;
+    char** argv_;
+    int i_ = 0;
+    std::string option_;
+};
+
 inline double parseDouble(const std::string& opt, const std::string& v)
 {
     try

@@ -59,14 +59,10 @@ int cmdGenerate(int argc, char** argv)
     int64_t count = 1000, size = 256, seed = 0, first = 0, pairs = 0;
     try
     {
-        for (int i = 1; i < argc; ++i)
+        for (OptionReader args(argc, argv); args.next();)
         {
-            const std::string a = argv[i];
-            auto value = [&]() -> std::string {
-                if (i + 1 >= argc)
-                    throw std::invalid_argument(a + " needs a value");
-                return argv[++i];
-            };
+            const std::string a = args.option();
+            auto value = [&] { return args.value(); };
             if (a == "--help" || a == "-h")
             {
                 std::cout << kUsage;

@@ -254,14 +254,10 @@ int cmdImport(int argc, char** argv)
     double beta = 0, sigma = 0;
     try
     {
-        for (int i = 1; i < argc; ++i)
+        for (OptionReader args(argc, argv); args.next();)
         {
-            const std::string a = argv[i];
-            auto value = [&]() -> std::string {
-                if (i + 1 >= argc)
-                    throw std::invalid_argument(a + " needs a value");
-                return argv[++i];
-            };
+            const std::string a = args.option();
+            auto value = [&] { return args.value(); };
             if (a == "--help" || a == "-h")
             {
                 std::cout << kUsage;
