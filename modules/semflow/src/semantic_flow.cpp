@@ -155,20 +155,6 @@ Mat blobItem(const Mat& blob, int n)
     return Mat(4, sz, blob.type(), (void*)blob.ptr<float>(n));
 }
 
-Mat stackItems(const std::vector<Mat>& items)
-{
-    CV_Assert(!items.empty());
-    const int sz[4] = {(int)items.size(), items[0].size[1], items[0].size[2], items[0].size[3]};
-    Mat out(4, sz, CV_32F);
-    const size_t step = items[0].total();
-    for (size_t i = 0; i < items.size(); i++)
-    {
-        CV_Assert(items[i].total() == step && items[i].isContinuous());
-        std::copy_n(items[i].ptr<float>(), step, out.ptr<float>((int)i));
-    }
-    return out;
-}
-
 std::vector<Mat> getMatVector(InputArrayOfArrays arr, const char* what)
 {
     if (arr.empty())

@@ -261,7 +261,9 @@ TEST(Semflow_KernelSoftArgmax, large_beta_tends_to_hard_argmax)
         semflow::kernelSoftArgmax(corr, Size(Wt, Ht), soft, beta);
         const double err = maxAbsDiff(soft, hard);
         if (beta == 10.f)
+        {
             EXPECT_GT(err, 1e-2) << "at small beta the soft and hard answers must differ";
+        }
         EXPECT_LE(err, prev) << "beta=" << beta;
         prev = err;
     }
