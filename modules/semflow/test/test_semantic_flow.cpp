@@ -318,6 +318,8 @@ TEST(Semflow_SemanticFlow, images_of_different_sizes_and_types)
     resize(codedImage(18, 16), wide, Size(18 * 24, 18 * 12), 0, 0, INTER_NEAREST);
     sf->calc(wide, target, flow);
     ASSERT_EQ(flow.size(), wide.size());
+    EXPECT_LE(protocolError(flow, target.size(), 18, 1, 1, true, count), 2e-3);
+    EXPECT_GT(count, 200 * 100);
 }
 
 TEST(Semflow_SemanticFlow, batch_of_four_equals_four_single_calls)
