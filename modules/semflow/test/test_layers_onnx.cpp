@@ -12,56 +12,12 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
+#include "test_onnx_builder.hpp"
+
 #include <cstdio>
 #include <fstream>
 
 namespace opencv_test { namespace {
-
-const char* const kDomain = "org.opencv.semflow";
-
-void addDims(onnx::ValueInfoProto* vi, const std::vector<std::string>& dims)
-{
-    auto* tensor = vi->mutable_type()->mutable_tensor_type();
-    tensor->set_elem_type(onnx::TensorProto::FLOAT);
-    auto* shape = tensor->mutable_shape();
-    for (const std::string& d : dims)
-    {
-        auto* dim = shape->add_dim();
-        if (!d.empty() && std::isdigit((unsigned char)d[0]))
-            dim->set_dim_value(std::stoll(d));
-        else
-            dim->set_dim_param(d);
-    }
-}
-
-onnx::NodeProto* addNode(onnx::GraphProto* g, const std::string& op, std::vector<std::string> in,
-                         const std::string& out)
-{
-    onnx::NodeProto* n = g->add_node();
-    n->set_op_type(op);
-    n->set_domain(kDomain);
-    n->set_name(out);
-    for (const std::string& s : in)
-        n->add_input(s);
-    n->add_output(out);
-    return n;
-}
-
-void setAttr(onnx::NodeProto* n, const std::string& name, float v)
-{
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::FLOAT);
-    a->set_f(v);
-}
-
-void setAttr(onnx::NodeProto* n, const std::string& name, int64_t v)
-{
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INT);
-    a->set_i(v);
-}
 
 // source [N,C,Hs,Ws], target [N,C,Ht,Wt] -> corr -> grid; every size symbolic except C.
 // With `constantTarget`, the size carrier of KernelSoftArgmax is an initializer instead.
@@ -74,20 +30,15 @@ onnx::ModelProto makeModel(int C, float beta, float sigma, bool constantCarrier 
     opset->set_domain("");
     opset->set_version(11);
     opset = model.add_opset_import();
-    opset->set_domain(kDomain);
+    opset->set_domain(kSemflowDomain);
     opset->set_version(1);
 
     onnx::GraphProto* g = model.mutable_graph();
     g->set_name("semflow_ops");
-    addDims(g->add_input(), {});
-    g->mutable_input(0)->set_name("source");
-    g->mutable_input(0)->mutable_type()->mutable_tensor_type()->clear_shape();
-    addDims(g->mutable_input(0), {"N", std::to_string(C), "Hs", "Ws"});
-    auto* tgt = g->add_input();
-    tgt->set_name("target");
-    addDims(tgt, {"N", std::to_string(C), "Ht", "Wt"});
+    setShape(g->add_input(), "source", {"N", std::to_string(C), "Hs", "Ws"});
+    setShape(g->add_input(), "target", {"N", std::to_string(C), "Ht", "Wt"});
 
-    onnx::NodeProto* corr = addNode(g, "Correlation", {"source", "target"}, "corr");
+    onnx::NodeProto* corr = addNode(g, "Correlation", {"source", "target"}, "corr", kSemflowDomain);
     setAttr(corr, "normalize", (int64_t)1);
     setAttr(corr, "relu", (int64_t)1);
     std::string carrierName = "target";
@@ -104,14 +55,12 @@ onnx::ModelProto makeModel(int C, float beta, float sigma, bool constantCarrier 
         for (int i = 0; i < carrier.area(); i++)
             t->add_float_data(0.f);
     }
-    onnx::NodeProto* ksa = addNode(g, "KernelSoftArgmax", {"corr", carrierName}, "grid");
+    onnx::NodeProto* ksa = addNode(g, "KernelSoftArgmax", {"corr", carrierName}, "grid", kSemflowDomain);
     setAttr(ksa, "beta", beta);
     setAttr(ksa, "sigma", sigma);
     setAttr(ksa, "normalize", (int64_t)1);
 
-    auto* out = g->add_output();
-    out->set_name("grid");
-    addDims(out, {"N", "2", "Hs", "Ws"});
+    setShape(g->add_output(), "grid", {"N", "2", "Hs", "Ws"});
     return model;
 }
 

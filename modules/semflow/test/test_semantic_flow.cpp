@@ -15,6 +15,8 @@
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
+#include "test_onnx_builder.hpp"
+
 #include <cctype>
 #include <cstdio>
 #include <limits>
@@ -24,53 +26,7 @@
 
 namespace opencv_test { namespace {
 
-const char* const kDomain = "org.opencv.semflow";
 const int kFeat4 = 8;  // channels of the hand-made level-4 features
-
-void setShape(onnx::ValueInfoProto* vi, const std::string& name, const std::vector<std::string>& dims)
-{
-    vi->set_name(name);
-    auto* tensor = vi->mutable_type()->mutable_tensor_type();
-    tensor->set_elem_type(onnx::TensorProto::FLOAT);
-    for (const std::string& d : dims)
-    {
-        auto* dim = tensor->mutable_shape()->add_dim();
-        if (std::isdigit((unsigned char)d[0]))
-            dim->set_dim_value(std::stoll(d));
-        else
-            dim->set_dim_param(d);
-    }
-}
-
-onnx::NodeProto* node(onnx::GraphProto* g, const std::string& op, const std::vector<std::string>& in,
-                      const std::string& out, const std::string& domain = "")
-{
-    onnx::NodeProto* n = g->add_node();
-    n->set_op_type(op);
-    n->set_domain(domain);
-    n->set_name(out);
-    for (const std::string& s : in)
-        n->add_input(s);
-    n->add_output(out);
-    return n;
-}
-
-void attrInts(onnx::NodeProto* n, const std::string& name, const std::vector<int64_t>& v)
-{
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::INTS);
-    for (int64_t x : v)
-        a->add_ints(x);
-}
-
-void attrFloat(onnx::NodeProto* n, const std::string& name, float v)
-{
-    auto* a = n->add_attribute();
-    a->set_name(name);
-    a->set_type(onnx::AttributeProto::FLOAT);
-    a->set_f(v);
-}
 
 // The level-4 "features": ReLU(W c + b) of the cell's mean colour c, with positive W and b so
 // that no colour maps to zero and no two colours map to parallel vectors.
@@ -103,7 +59,7 @@ onnx::ModelProto makeSfnetGraph(const HandModel& spec)
     opset->set_domain("");
     opset->set_version(11);
     opset = model.add_opset_import();
-    opset->set_domain(kDomain);
+    opset->set_domain(kSemflowDomain);
     opset->set_version(1);
     if (spec.metadata)
     {
@@ -137,24 +93,24 @@ onnx::ModelProto makeSfnetGraph(const HandModel& spec)
     const std::pair<std::string, std::string> sides[] = {{"source", "source"}, {targetName, "target"}};
     for (const auto& side : sides)
     {
-        onnx::NodeProto* pool = node(g, "AveragePool", {side.first}, "pool_" + side.second);
-        attrInts(pool, "kernel_shape", {16, 16});
-        attrInts(pool, "strides", {16, 16});
-        node(g, spec.unknownOp ? "NoSuchOperator" : "Relu", {"pool_" + side.second}, "feat3_" + side.second);
-        onnx::NodeProto* conv = node(g, "Conv", {"pool_" + side.second, "w4", "b4"}, "conv_" + side.second);
-        attrInts(conv, "kernel_shape", {1, 1});
-        node(g, "Relu", {"conv_" + side.second}, "feat4_" + side.second);
+        onnx::NodeProto* pool = addNode(g, "AveragePool", {side.first}, "pool_" + side.second);
+        setAttr(pool, "kernel_shape", {16, 16});
+        setAttr(pool, "strides", {16, 16});
+        addNode(g, spec.unknownOp ? "NoSuchOperator" : "Relu", {"pool_" + side.second}, "feat3_" + side.second);
+        onnx::NodeProto* conv = addNode(g, "Conv", {"pool_" + side.second, "w4", "b4"}, "conv_" + side.second);
+        setAttr(conv, "kernel_shape", {1, 1});
+        addNode(g, "Relu", {"conv_" + side.second}, "feat4_" + side.second);
     }
     const std::pair<std::string, std::string> dirs[] = {{"source", "target"}, {"target", "source"}};
     for (const auto& d : dirs)
     {
         const std::string tag = d.first.substr(0, 1) + "2" + d.second.substr(0, 1);
-        node(g, "Correlation", {"feat3_" + d.first, "feat3_" + d.second}, "c3_" + tag, kDomain);
-        node(g, "Correlation", {"feat4_" + d.first, "feat4_" + d.second}, "c4_" + tag, kDomain);
-        node(g, "Mul", {"c3_" + tag, "c4_" + tag}, "corr_" + tag);
-        onnx::NodeProto* ksa = node(g, "KernelSoftArgmax", {"corr_" + tag, "feat3_" + d.second}, "grid_" + tag, kDomain);
-        attrFloat(ksa, "beta", spec.beta);
-        attrFloat(ksa, "sigma", spec.sigma);
+        addNode(g, "Correlation", {"feat3_" + d.first, "feat3_" + d.second}, "c3_" + tag, kSemflowDomain);
+        addNode(g, "Correlation", {"feat4_" + d.first, "feat4_" + d.second}, "c4_" + tag, kSemflowDomain);
+        addNode(g, "Mul", {"c3_" + tag, "c4_" + tag}, "corr_" + tag);
+        onnx::NodeProto* ksa = addNode(g, "KernelSoftArgmax", {"corr_" + tag, "feat3_" + d.second}, "grid_" + tag, kSemflowDomain);
+        setAttr(ksa, "beta", spec.beta);
+        setAttr(ksa, "sigma", spec.sigma);
     }
     const std::vector<std::pair<std::string, std::string>> outputs = {
         {"grid_s2t", "2"}, {"grid_t2s", "2"}, {"feat3_source", "3"}, {"feat3_target", "3"},
