@@ -5,6 +5,7 @@
 // The org.opencv.semflow.* cv::dnn layers and the functions behind them.
 
 #include "precomp.hpp"
+#include "layers_internal.hpp"
 #include "layers_kernels.hpp"
 
 #include <mutex>
@@ -12,18 +13,18 @@
 namespace cv {
 namespace semflow {
 
-namespace {
-
 const char* const kCorrelationType = "org.opencv.semflow.Correlation";
 const char* const kSoftArgmaxType = "org.opencv.semflow.KernelSoftArgmax";
 
-std::string shapeStr(const dnn::MatShape& s)
+std::string shapeString(const dnn::MatShape& s)
 {
     std::string r = "[";
     for (size_t i = 0; i < s.size(); i++)
         r += (i ? ", " : "") + std::to_string(s[i]);
     return r + "]";
 }
+
+namespace {
 
 dnn::MatShape blobShape(const Mat& m)
 {
@@ -39,7 +40,7 @@ void checkCorrelationShapes(const dnn::MatShape& s, const dnn::MatShape& t)
     if (s.size() != 4 || t.size() != 4)
         CV_Error(Error::StsBadSize,
                  "semflow Correlation: expected two 4-D feature blobs [N, C, H, W], got " +
-                     shapeStr(s) + " and " + shapeStr(t));
+                     shapeString(s) + " and " + shapeString(t));
     if (known(s[0]) && known(t[0]) && s[0] != t[0])
         CV_Error(Error::StsUnmatchedSizes,
                  cv::format("semflow Correlation: source and target batch sizes differ (%d vs %d)",
@@ -68,7 +69,7 @@ void checkNonEmpty(const Mat& m, const char* op, const char* what)
         if (m.size[d] <= 0)
             CV_Error(Error::StsBadSize,
                      cv::format("semflow %s: %s has a zero-sized dimension %s", op, what,
-                                shapeStr(blobShape(m)).c_str()));
+                                shapeString(blobShape(m)).c_str()));
 }
 
 // Target grid (Ht, Wt) for KernelSoftArgmax: from the size carrier's last two dimensions,
@@ -78,14 +79,14 @@ Size softArgmaxTargetGrid(const dnn::MatShape& corr, const dnn::MatShape* carrie
     if (corr.size() != 4)
         CV_Error(Error::StsBadSize,
                  "semflow KernelSoftArgmax: expected a 4-D correlation blob [N, Ht*Wt, Hs, Ws], got " +
-                     shapeStr(corr));
+                     shapeString(corr));
     Size t;
     if (carrier)
     {
         if (carrier->size() < 2)
             CV_Error(Error::StsBadSize,
                      "semflow KernelSoftArgmax: the size input must have at least 2 dimensions "
-                     "(.., Ht, Wt), got " + shapeStr(*carrier));
+                     "(.., Ht, Wt), got " + shapeString(*carrier));
         t = Size((*carrier)[carrier->size() - 1], (*carrier)[carrier->size() - 2]);
     }
     else
@@ -98,6 +99,20 @@ Size softArgmaxTargetGrid(const dnn::MatShape& corr, const dnn::MatShape* carrie
                             "grid is %dx%d (%d cells)%s", corr[1], t.height, t.width, t.area(),
                             carrier ? "" : "; pass the target features as the second input"));
     return t;
+}
+
+void checkSoftArgmaxParams(float beta, float sigma, const char* op)
+{
+    if (cvIsNaN(beta) || cvIsInf(beta) || cvIsNaN(sigma) || cvIsInf(sigma))
+        CV_Error(Error::StsBadArg,
+                 cv::format("semflow %s: beta and sigma must be finite, got %g and %g", op, beta, sigma));
+}
+
+// True when two blobs share memory: an output that aliases an input must be computed
+// elsewhere first, since the kernels read their inputs after they start writing.
+bool overlaps(const Mat& a, const Mat& b)
+{
+    return a.datastart < b.dataend && b.datastart < a.dataend;
 }
 
 class CorrelationLayer CV_FINAL : public dnn::Layer
@@ -162,6 +177,14 @@ public:
         return 2 * (int64)dnn::total(outputs[0]) * all[0][1];
     }
 
+    CorrelationSettings settings() const
+    {
+        CorrelationSettings s;
+        s.normalize = normalize_;
+        s.relu = relu_;
+        return s;
+    }
+
 private:
     std::vector<dnn::MatShape> withBlobs(const std::vector<dnn::MatShape>& inputs) const
     {
@@ -183,10 +206,7 @@ public:
         beta_ = params.get<float>("beta", 50.f);
         sigma_ = params.get<float>("sigma", 5.f);
         normalize_ = params.get<int>("normalize", 1) != 0;
-        if (cvIsNaN(beta_) || cvIsInf(beta_) || cvIsNaN(sigma_) || cvIsInf(sigma_))
-            CV_Error(Error::StsBadArg,
-                     cv::format("semflow KernelSoftArgmax: beta and sigma must be finite, got %g and %g",
-                                beta_, sigma_));
+        checkSoftArgmaxParams(beta_, sigma_, "KernelSoftArgmax");
     }
 
     static Ptr<dnn::Layer> create(dnn::LayerParams& params)
@@ -243,6 +263,15 @@ public:
                                         normalize_);
     }
 
+    SoftArgmaxSettings settings() const
+    {
+        SoftArgmaxSettings s;
+        s.beta = beta_;
+        s.sigma = sigma_;
+        s.normalize = normalize_;
+        return s;
+    }
+
 private:
     float beta_, sigma_;
     bool normalize_;
@@ -255,6 +284,22 @@ Mat continuousBlob(InputArray a)
 }
 
 }  // namespace
+
+bool getCorrelationSettings(const dnn::Layer& layer, CorrelationSettings& settings)
+{
+    const CorrelationLayer* l = dynamic_cast<const CorrelationLayer*>(&layer);
+    if (l)
+        settings = l->settings();
+    return l != nullptr;
+}
+
+bool getSoftArgmaxSettings(const dnn::Layer& layer, SoftArgmaxSettings& settings)
+{
+    const KernelSoftArgmaxLayer* l = dynamic_cast<const KernelSoftArgmaxLayer*>(&layer);
+    if (l)
+        settings = l->settings();
+    return l != nullptr;
+}
 
 void registerLayers()
 {
@@ -273,6 +318,14 @@ void correlation(InputArray source, InputArray target, OutputArray corr, bool no
     dnn::MatShape out = correlationShape(blobShape(s), blobShape(t));
     corr.create((int)out.size(), out.data(), CV_32F);
     Mat o = corr.getMat();
+    // correlation(a, b, a) with C == Ht*Wt keeps a's buffer as the output.
+    if (overlaps(o, s) || overlaps(o, t) || !o.isContinuous())
+    {
+        Mat tmp((int)out.size(), out.data(), CV_32F);
+        detail::correlationForward(s, t, tmp, normalize, relu);
+        tmp.copyTo(o);
+        return;
+    }
     detail::correlationForward(s, t, o, normalize, relu);
 }
 
@@ -281,6 +334,7 @@ void kernelSoftArgmax(InputArray corr, Size targetSize, OutputArray grid, float 
 {
     Mat c = continuousBlob(corr);
     checkNonEmpty(c, "kernelSoftArgmax", "correlation");
+    checkSoftArgmaxParams(beta, sigma, "kernelSoftArgmax");
     if (targetSize.width <= 0 || targetSize.height <= 0)
         CV_Error(Error::StsBadSize,
                  cv::format("semflow kernelSoftArgmax: target grid size must be positive, got %dx%d",
@@ -290,6 +344,14 @@ void kernelSoftArgmax(InputArray corr, Size targetSize, OutputArray grid, float 
     int out[] = {c.size[0], 2, c.size[2], c.size[3]};
     grid.create(4, out, CV_32F);
     Mat g = grid.getMat();
+    if (overlaps(g, c) || !g.isContinuous())  // e.g. kernelSoftArgmax(c, size, c), 2-cell grid
+    {
+        Mat tmp(4, out, CV_32F);
+        detail::kernelSoftArgmaxForward(c, targetSize.height, targetSize.width, tmp, beta, sigma,
+                                        normalize);
+        tmp.copyTo(g);
+        return;
+    }
     detail::kernelSoftArgmaxForward(c, targetSize.height, targetSize.width, g, beta, sigma,
                                     normalize);
 }

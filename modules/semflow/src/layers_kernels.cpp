@@ -127,15 +127,18 @@ void expNonPositive(float* __restrict v, int n)
 }
 
 // One correlation row of pass 1: running argmax (strict '>', so the first index wins
-// ties) and sum of squares. Kept as its own function with restrict pointers so that
+// ties), sum of squares and a finiteness probe (v * 0 is 0 for every finite v, NaN for
+// infinities and NaN; the sum of squares itself overflows for finite values above
+// ~1.8e19, so it cannot tell). Kept as its own function with restrict pointers so that
 // GCC vectorises the selects.
 inline void argmaxStep(const float* __restrict row, int j, int n, float* __restrict best,
-                       int* __restrict arg, float* __restrict sumsq)
+                       int* __restrict arg, float* __restrict sumsq, float* __restrict probe)
 {
     for (int b = 0; b < n; b++)
     {
         const float v = row[b];
         sumsq[b] += v * v;
+        probe[b] += v * 0.f;
         const float bb = best[b];
         const int ab = arg[b];
         const bool better = v > bb;
@@ -173,7 +176,7 @@ public:
         const bool windowed = sigma_ > 0.f;
         const float negInv2s2 = windowed ? -1.f / (2.f * sigma_ * sigma_) : 0.f;
 
-        float scale[kBlock], best[kBlock], mx[kBlock], sum[kBlock], sx[kBlock], sy[kBlock];
+        float scale[kBlock], best[kBlock], mx[kBlock], sum[kBlock], sx[kBlock], sy[kBlock], probe[kBlock], norm[kBlock];
         int arg[kBlock];
         bool finite[kBlock];
         const float nan = std::numeric_limits<float>::quiet_NaN();
@@ -194,10 +197,11 @@ public:
                 best[b] = base[b];
                 arg[b] = 0;
                 scale[b] = base[b] * base[b];
+                probe[b] = base[b] * 0.f;
             }
             for (int j = 1; j < Mt; j++)
             {
-                argmaxStep(base + (size_t)j * Ms_, j, B, best, arg, scale);
+                argmaxStep(base + (size_t)j * Ms_, j, B, best, arg, scale, probe);
             }
             float* gx = gxBuf.data();
             float* gy = gyBuf.data();
@@ -205,8 +209,21 @@ public:
             {
                 // A NaN or infinity anywhere in the column makes this position's answer
                 // undefined: report NaN rather than a plausible-looking coordinate.
-                finite[b] = cvIsNaN(scale[b]) == 0 && cvIsInf(scale[b]) == 0;
-                scale[b] = normalize_ ? 1.f / std::sqrt(scale[b] + kEps) : 1.f;
+                finite[b] = probe[b] == 0.f;
+                if (normalize_ && finite[b] && cvIsInf(scale[b]))
+                {
+                    // Finite values whose float sum of squares overflowed: redo this
+                    // column in double (rare, so the fast path stays in float).
+                    double ss = 0;
+                    for (int j = 0; j < Mt; j++)
+                    {
+                        const double v = base[(size_t)j * Ms_ + b];
+                        ss += v * v;
+                    }
+                    scale[b] = (float)(1.0 / std::sqrt(ss + kEps));
+                }
+                else
+                    scale[b] = normalize_ ? 1.f / std::sqrt(scale[b] + kEps) : 1.f;
                 if (windowed)
                 {
                     const int ax = arg[b] % Wt_, ay = arg[b] / Wt_;
@@ -217,6 +234,7 @@ public:
                         gy[y * kBlock + b] = std::exp((float)((y - ay) * (y - ay)) * negInv2s2);
                 }
                 // beta * scale folded into one factor per source position.
+                norm[b] = scale[b];
                 scale[b] *= beta_;
             }
 
@@ -280,6 +298,10 @@ public:
             {
                 gridX[b] = finite[b] ? sx[b] / sum[b] : nan;
                 gridY[b] = finite[b] ? sy[b] / sum[b] : nan;
+                // Finite inputs whose logits overflow float (|beta * c| > FLT_MAX): the
+                // same formula in double for this column.
+                if (finite[b] && (cvIsInf(mx[b]) || cvIsInf(scale[b])))
+                    softArgmaxColumnInDouble(base + b, arg[b], norm[b], gridX[b], gridY[b]);
             }
         }
     }
@@ -287,6 +309,32 @@ public:
     int tasks() const { return corr_.size[0] * blocksPerItem_; }
 
 private:
+    // One source position, straight from the formula of doc/onnx_ops.md in double; `norm` is
+    // the column's normalisation factor (1 without normalisation).
+    void softArgmaxColumnInDouble(const float* col, int argmax, float norm, float& gx, float& gy) const
+    {
+        const int Mt = Ht_ * Wt_, ax = argmax % Wt_, ay = argmax / Wt_;
+        const bool windowed = sigma_ > 0.f;
+        auto logit = [&](int j) {
+            const int dx = j % Wt_ - ax, dy = j / Wt_ - ay;
+            const double k = windowed ? std::exp(-(dx * dx + dy * dy) / (2.0 * sigma_ * sigma_)) : 1.0;
+            return (double)beta_ * k * norm * col[(size_t)j * Ms_];
+        };
+        double mx = -DBL_MAX;
+        for (int j = 0; j < Mt; j++)
+            mx = std::max(mx, logit(j));
+        double sum = 0, sx = 0, sy = 0;
+        for (int j = 0; j < Mt; j++)
+        {
+            const double e = std::exp(logit(j) - mx);
+            sum += e;
+            sx += e * xn_[j % Wt_];
+            sy += e * yn_[j / Wt_];
+        }
+        gx = (float)(sx / sum);
+        gy = (float)(sy / sum);
+    }
+
     const Mat& corr_;
     Mat& grid_;
     int Ht_, Wt_;

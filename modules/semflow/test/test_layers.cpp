@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <thread>
 
 #include "opencv2/core/ocl.hpp"
@@ -170,6 +171,85 @@ TEST(Semflow_Correlation, zero_feature_vector_gives_zero_rows)
     for (int i = 0; i < 6; i++)
         EXPECT_EQ(at4(out, 0, 3, i / 3, i % 3), 0.f);
     EXPECT_TRUE(cv::checkRange(out));
+}
+
+TEST(Semflow_Correlation, output_aliasing_an_input_is_computed_correctly)
+{
+    // C == Ht*Wt: correlation(a, b, a) reuses a's buffer for the output; every mode must
+    // still give what a separate output gets (the naive loop on the original values).
+    RNG rng(21);
+    for (int mode = 0; mode < 4; mode++)
+    {
+        const bool normalize = mode & 1, relu = mode & 2;
+        const Mat fs = randomBlob({2, 6, 2, 3}, rng, 0.f, 1.f), ft = randomBlob({2, 6, 3, 2}, rng, 0.f, 1.f);
+        const Mat ref = naiveCorrelation(fs, ft, normalize, relu);
+        Mat a = fs.clone();
+        const uchar* buffer = a.data;
+        semflow::correlation(a, ft, a, normalize, relu);
+        EXPECT_EQ(a.data, buffer) << "the output is the caller's buffer";
+        EXPECT_LE(maxAbsDiff(a, ref), 1e-5) << "source aliased, normalize=" << normalize << " relu=" << relu;
+
+        // Target aliased: same grids on both sides, so the output shape is the target's.
+        const Mat gs = randomBlob({1, 4, 2, 2}, rng, 0.f, 1.f), gt = randomBlob({1, 4, 2, 2}, rng, 0.f, 1.f);
+        Mat b = gt.clone();
+        semflow::correlation(gs, b, b, normalize, relu);
+        EXPECT_LE(maxAbsDiff(b, naiveCorrelation(gs, gt, normalize, relu)), 1e-5)
+            << "target aliased, normalize=" << normalize << " relu=" << relu;
+    }
+}
+
+TEST(Semflow_KernelSoftArgmax, output_aliasing_the_input_is_computed_correctly)
+{
+    // A 2-cell target grid makes the grid [N, 2, Hs, Ws] the shape of the correlation. (The
+    // kernel happened to read each block before writing it; this pins the behaviour down.)
+    RNG rng(22);
+    const Mat corr = randomBlob({2, 2, 3, 70}, rng, 0.f, 1.f);
+    const Mat ref = naiveKernelSoftArgmax(corr, 1, 2, 10, 1, true);
+    Mat c = corr.clone();
+    semflow::kernelSoftArgmax(c, Size(2, 1), c, 10.f, 1.f, true);
+    EXPECT_LE(maxAbsDiff(c, ref), 1e-5);
+}
+
+TEST(Semflow_KernelSoftArgmax, non_finite_beta_or_sigma_is_rejected)
+{
+    // As the layer does for its attributes: inf would otherwise give a plausible-looking
+    // coordinate, NaN the hard argmax or no window without a word.
+    RNG rng(23);
+    const Mat corr = randomBlob({1, 6, 2, 2}, rng, 0.f, 1.f);
+    Mat grid;
+    const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+    SEMFLOW_EXPECT_THROW_MSG(semflow::kernelSoftArgmax(corr, Size(3, 2), grid, inf, 5.f), "must be finite, got inf");
+    SEMFLOW_EXPECT_THROW_MSG(semflow::kernelSoftArgmax(corr, Size(3, 2), grid, -inf, 5.f), "must be finite");
+    SEMFLOW_EXPECT_THROW_MSG(semflow::kernelSoftArgmax(corr, Size(3, 2), grid, nan, 5.f), "must be finite");
+    SEMFLOW_EXPECT_THROW_MSG(semflow::kernelSoftArgmax(corr, Size(3, 2), grid, 50.f, inf), "must be finite");
+    SEMFLOW_EXPECT_THROW_MSG(semflow::kernelSoftArgmax(corr, Size(3, 2), grid, 50.f, nan), "must be finite");
+}
+
+TEST(Semflow_KernelSoftArgmax, large_finite_values_are_not_nan)
+{
+    // Squares of values above ~1.8e19 overflow float: neither the non-finite check nor the
+    // column norm may depend on them.
+    RNG rng(24);
+    const Mat corr = randomBlob({2, 20, 3, 4}, rng, 3e19f, 6e19f);
+    for (bool normalize : {false, true})
+    {
+        Mat grid;
+        semflow::kernelSoftArgmax(corr, Size(5, 4), grid, 50.f, 5.f, normalize);
+        EXPECT_TRUE(cv::checkRange(grid)) << "normalize=" << normalize;
+        EXPECT_LE(maxAbsDiff(grid, naiveKernelSoftArgmax(corr, 4, 5, 50, 5, normalize)), 1e-5)
+            << "normalize=" << normalize;
+    }
+    // Normalised, the answer does not depend on the scale: the same as the values / 1e19.
+    Mat small = corr / 1e19, a, b;
+    semflow::kernelSoftArgmax(corr, Size(5, 4), a);
+    semflow::kernelSoftArgmax(small, Size(5, 4), b);
+    EXPECT_LE(maxAbsDiff(a, b), 1e-5);
+    // Logits beyond float's range (beta * c > FLT_MAX): the limit, still no NaN.
+    const Mat huge = randomBlob({1, 20, 2, 2}, rng, 1e37f, 3e38f);
+    Mat g;
+    semflow::kernelSoftArgmax(huge, Size(5, 4), g, 50.f, 5.f, false);
+    EXPECT_TRUE(cv::checkRange(g));
+    EXPECT_LE(maxAbsDiff(g, naiveKernelSoftArgmax(huge, 4, 5, 50, 5, false)), 1e-5);
 }
 
 TEST(Semflow_KernelSoftArgmax, matches_naive_reference)
