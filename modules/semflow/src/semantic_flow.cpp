@@ -7,18 +7,17 @@
 #include "opencv2/semflow/semantic_flow.hpp"
 
 #include <algorithm>
-#include <cfloat>
 #include <cmath>
-#include <cstdlib>
 #include <fstream>
-#include <sstream>
 
+#include "opencv2/core/utils/filesystem.hpp"
 #include "opencv2/core/utils/logger.hpp"
-#include "opencv2/imgproc.hpp"
 #include "opencv2/semflow/layers.hpp"
 
+#include "border_protocol.hpp"
 #include "flow_internal.hpp"
-#include "onnx_model_info.hpp"
+#include "layers_internal.hpp"
+#include "sfnet_graph.hpp"
 
 namespace cv {
 
@@ -27,7 +26,6 @@ namespace {
 const char* const kInputs[] = {"source", "target"};
 const char* const kGridOutputs[] = {"grid_s2t", "grid_t2s"};
 const char* const kFeatureOutputs[] = {"feat3_source", "feat3_target", "feat4_source", "feat4_target"};
-const int kBorder = 16;       // pixels of zero padding in SFNet's protocol (one feature cell)
 const int kStride = 16;       // feature stride of the graph's outputs
 const int kMaxBatch = 8;      // pairs per network run in calcBatch (bounds activation memory)
 
@@ -35,116 +33,6 @@ String expectedInterface()
 {
     return "expected graph inputs 'source', 'target' and outputs 'grid_s2t', 'grid_t2s', "
            "'feat3_source', 'feat3_target', 'feat4_source', 'feat4_target' (doc/onnx_ops.md)";
-}
-
-// One image converted to what the graph expects: CV_32FC3, RGB, [0, 1], at the input size,
-// zero-padded when the border protocol is on.
-Mat preprocess(const Mat& img, Size inputSize, bool pad, const char* what)
-{
-    const int depth = img.depth(), cn = img.channels();
-    if (img.empty())
-        CV_Error(Error::StsBadArg, format("SemanticFlow: the %s image is empty", what));
-    if (img.dims != 2 || (depth != CV_8U && depth != CV_32F) || (cn != 1 && cn != 3 && cn != 4))
-        CV_Error(Error::StsBadArg,
-                 format("SemanticFlow: expected a 2-D 8-bit or 32-bit float %s image with 1, 3 or 4 "
-                        "channels, got %s", what, typeToString(img.type()).c_str()));
-    if (depth == CV_32F)
-    {
-        // Float images are taken as already scaled; a 0..255 float image would otherwise
-        // give a silently wrong answer.
-        Point bad;
-        if (!checkRange(img.reshape(1), true, &bad, -1e-3, 1.0 + 1e-3))
-        {
-            const float v = img.reshape(1).at<float>(bad.y, bad.x);
-            CV_Error(Error::StsOutOfRange,
-                     format("SemanticFlow: the %s image is CV_32F, so its values must lie in [0, 1] "
-                            "(divide 8-bit values by 255), but it holds %g at row %d",
-                            what, v, bad.y));
-        }
-    }
-    Mat rgb;
-    if (cn == 1)
-        cvtColor(img, rgb, COLOR_GRAY2RGB);
-    else if (cn == 3)
-        cvtColor(img, rgb, COLOR_BGR2RGB);
-    else
-        cvtColor(img, rgb, COLOR_BGRA2RGB);
-    rgb.convertTo(rgb, CV_32F, depth == CV_8U ? 1.0 / 255.0 : 1.0);
-
-    const Size content = pad ? Size(inputSize.width - 2 * kBorder, inputSize.height - 2 * kBorder)
-                             : inputSize;
-    Mat resized;
-    if (rgb.size() == content)
-        resized = rgb;
-    else
-    {
-        const bool shrink = content.width <= rgb.cols && content.height <= rgb.rows;
-        resize(rgb, resized, content, 0, 0, shrink ? INTER_AREA : INTER_LINEAR);
-    }
-    if (!pad)
-        return resized;
-    Mat padded;
-    copyMakeBorder(resized, padded, kBorder, kBorder, kBorder, kBorder, BORDER_CONSTANT, Scalar::all(0));
-    return padded;
-}
-
-// Bilinear upsampling with align_corners=True semantics (corner samples coincide), in float:
-// cv::resize uses half-pixel centres and cv::remap fixed-point weights, neither of which
-// matches the protocol exactly.
-void upsampleAlignCorners(const Mat& src, Size dstSize, Mat& dst)
-{
-    CV_Assert(src.type() == CV_32FC1);
-    dst.create(dstSize, CV_32FC1);
-    std::vector<int> x0(dstSize.width), x1(dstSize.width);
-    std::vector<float> ax(dstSize.width);
-    for (int x = 0; x < dstSize.width; x++)
-    {
-        const double s = dstSize.width > 1 ? (double)x * (src.cols - 1) / (dstSize.width - 1) : 0.0;
-        x0[x] = std::min((int)s, src.cols - 1);
-        x1[x] = std::min(x0[x] + 1, src.cols - 1);
-        ax[x] = (float)(s - x0[x]);
-    }
-    for (int y = 0; y < dstSize.height; y++)
-    {
-        const double s = dstSize.height > 1 ? (double)y * (src.rows - 1) / (dstSize.height - 1) : 0.0;
-        const int y0 = std::min((int)s, src.rows - 1), y1 = std::min(y0 + 1, src.rows - 1);
-        const float ay = (float)(s - y0);
-        const float* r0 = src.ptr<float>(y0);
-        const float* r1 = src.ptr<float>(y1);
-        float* out = dst.ptr<float>(y);
-        for (int x = 0; x < dstSize.width; x++)
-        {
-            const float top = r0[x0[x]] + ax[x] * (r0[x1[x]] - r0[x0[x]]);
-            const float bottom = r1[x0[x]] + ax[x] * (r1[x1[x]] - r1[x0[x]]);
-            out[x] = top + ay * (bottom - top);
-        }
-    }
-}
-
-// Turns one [2, Hg, Wg] grid of normalised target coordinates into a pixel flow at the
-// query image's size (see the protocol in semantic_flow.hpp).
-void gridToFlow(const float* grid, int Hg, int Wg, bool pad, Size querySize, Size otherSize, Mat& flow)
-{
-    Mat gx(Hg, Wg, CV_32F, (void*)grid), gy(Hg, Wg, CV_32F, (void*)(grid + Hg * Wg));
-    if (pad)
-    {
-        const Rect inner(1, 1, Wg - 2, Hg - 2);
-        gx = gx(inner) * ((double)Wg / (Wg - 2));
-        gy = gy(inner) * ((double)Hg / (Hg - 2));
-    }
-    Mat ux, uy;
-    upsampleAlignCorners(gx, querySize, ux);
-    upsampleAlignCorners(gy, querySize, uy);
-    const float sx = 0.5f * (otherSize.width - 1), sy = 0.5f * (otherSize.height - 1);
-    flow.create(querySize, CV_32FC2);
-    for (int y = 0; y < querySize.height; y++)
-    {
-        const float* px = ux.ptr<float>(y);
-        const float* py = uy.ptr<float>(y);
-        Point2f* f = flow.ptr<Point2f>(y);
-        for (int x = 0; x < querySize.width; x++)
-            f[x] = Point2f((px[x] + 1.f) * sx - x, (py[x] + 1.f) * sy - y);
-    }
 }
 
 // A [1, C, H, W] view of item n of a contiguous 4-D blob.
@@ -185,25 +73,6 @@ bool pairAvailable(int backend, int target)
             return true;
     // Some builds list OpenCV/CPU only implicitly.
     return backend == dnn::DNN_BACKEND_OPENCV && target == dnn::DNN_TARGET_CPU;
-}
-
-float metadataFloat(const semflow::OnnxModelInfo& info, const char* key, float fallback, bool& known)
-{
-    auto it = info.metadata.find(key);
-    known = false;
-    if (it == info.metadata.end())
-        return fallback;
-    char* end = nullptr;
-    const double v = std::strtod(it->second.c_str(), &end);
-    // The value must survive the cast to float (beta <= 0 is legal: the hard argmax).
-    if (end == it->second.c_str() || !std::isfinite(v) || std::fabs(v) > FLT_MAX)
-    {
-        CV_LOG_WARNING(NULL, "SemanticFlow: ignoring unparsable or out-of-range model metadata " << key << "='"
-                                                                                  << it->second << "'");
-        return fallback;
-    }
-    known = true;
-    return (float)v;
 }
 
 }  // namespace
@@ -275,40 +144,62 @@ public:
             writeFlows(std::vector<Mat>(), flows);
             return;
         }
-        // Every image goes through the feature extractor exactly once: the first half of
-        // the list feeds the graph's 'source' input, the second half its 'target' input
-        // (the last image is repeated when the count is odd).
-        std::vector<Mat> images;
-        images.push_back(preprocess(source, inputSize_, pad_, "source"));
+        // Every input is checked before the first network run, so a bad target fails fast.
+        semflow::detail::checkInputImage(source, "source");
         for (size_t i = 0; i < targets.size(); i++)
-            images.push_back(preprocess(targets[i], inputSize_, pad_, format("target #%d", (int)i).c_str()));
-        std::vector<Mat> f3, f4;
-        for (size_t b = 0; b < images.size(); b += 2 * kMaxBatch)
-        {
-            std::vector<Mat> chunk(images.begin() + b, images.begin() + std::min(images.size(), b + 2 * kMaxBatch));
-            const size_t real = chunk.size();
-            if (chunk.size() % 2)
-                chunk.push_back(chunk.back());
-            const size_t half = chunk.size() / 2;
-            std::vector<Mat> outs;
-            forward(std::vector<Mat>(chunk.begin(), chunk.begin() + half),
-                    std::vector<Mat>(chunk.begin() + half, chunk.end()),
-                    std::vector<String>(std::begin(kFeatureOutputs), std::end(kFeatureOutputs)), outs);
-            for (size_t i = 0; i < real; i++)
-            {
-                const bool first = i < half;
-                const int n = (int)(first ? i : i - half);
-                f3.push_back(blobItem(outs[first ? 0 : 1], n).clone());
-                f4.push_back(blobItem(outs[first ? 2 : 3], n).clone());
-            }
-        }
+            semflow::detail::checkInputImage(targets[i], format("target #%d", (int)i).c_str());
+
+        // Every image goes through the feature extractor once, in runs of at most 2 * kMaxBatch
+        // images: the first half of a run feeds the graph's 'source' input, the second half
+        // its 'target' input (the last image is repeated when the count is odd). Only the
+        // source's features outlive a run; each target is matched within its run, so memory
+        // does not grow with the number of targets (beyond the output flows).
+        const std::vector<String> names(std::begin(kFeatureOutputs), std::end(kFeatureOutputs));
+        Mat s3, s4;
         std::vector<Mat> result;
-        for (size_t i = 0; i < targets.size(); i++)
+        result.reserve(targets.size());
+        size_t next = 0;
+        while (next < targets.size())
         {
-            Mat grid = matchFeatures(f3[0], f4[0], f3[i + 1], f4[i + 1]);
-            Mat flow;
-            gridToFlow(grid.ptr<float>(), grid.size[2], grid.size[3], pad_, source.size(), targets[i].size(), flow);
-            result.push_back(flow);
+            std::vector<Mat> run;
+            std::vector<int> index;  // target of each image of the run, -1 for the source
+            if (s3.empty())
+            {
+                run.push_back(semflow::detail::preprocessImage(source, inputSize_, pad_, "source"));
+                index.push_back(-1);
+            }
+            for (; run.size() < 2 * kMaxBatch && next < targets.size(); next++)
+            {
+                run.push_back(semflow::detail::preprocessImage(targets[next], inputSize_, pad_,
+                                                      format("target #%d", (int)next).c_str()));
+                index.push_back((int)next);
+            }
+            if (run.size() % 2)
+                run.push_back(run.back());
+            const size_t half = run.size() / 2;
+            std::vector<Mat> outs;
+            forward(std::vector<Mat>(run.begin(), run.begin() + half),
+                    std::vector<Mat>(run.begin() + half, run.end()), names, outs);
+            run.clear();
+            // outs: feat3_source, feat3_target, feat4_source, feat4_target.
+            auto features = [&](int level, size_t k) {
+                const bool first = k < half;
+                return blobItem(outs[(level == 3 ? 0 : 2) + (first ? 0 : 1)], (int)(first ? k : k - half));
+            };
+            for (size_t k = 0; k < index.size(); k++)
+            {
+                if (index[k] < 0)
+                {
+                    s3 = features(3, k).clone();
+                    s4 = features(4, k).clone();
+                    continue;
+                }
+                const Mat grid = matchFeatures(s3, s4, features(3, k), features(4, k));
+                Mat flow;
+                semflow::detail::gridToFlow(grid.ptr<float>(), grid.size[2], grid.size[3], pad_, source.size(),
+                                   targets[index[k]].size(), flow);
+                result.push_back(flow);
+            }
         }
         writeFlows(result, flows);
     }
@@ -353,9 +244,9 @@ public:
     bool getStrictBackend() const CV_OVERRIDE { return strict_; }
 
     void setBeta(float beta) CV_OVERRIDE { checkFloatParam(beta, "beta"); betaOverride_ = beta; }
-    float getBeta() const CV_OVERRIDE { return betaOverride_ >= 0.f ? betaOverride_ : modelBeta_; }
+    float getBeta() const CV_OVERRIDE { return betaOverride_ >= 0.f ? betaOverride_ : graph_.softArgmax.beta; }
     void setSigma(float sigma) CV_OVERRIDE { checkFloatParam(sigma, "sigma"); sigmaOverride_ = sigma; }
-    float getSigma() const CV_OVERRIDE { return sigmaOverride_ >= 0.f ? sigmaOverride_ : modelSigma_; }
+    float getSigma() const CV_OVERRIDE { return sigmaOverride_ >= 0.f ? sigmaOverride_ : graph_.softArgmax.sigma; }
     void setConsistencyTolerance(float alpha) CV_OVERRIDE
     {
         if (!(alpha > 0.f) || !std::isfinite(alpha))
@@ -378,39 +269,19 @@ private:
     {
         if (path.empty())
             CV_Error(Error::StsBadArg, "SemanticFlow: no model file given (expected the path of an SFNet ONNX model)");
-        std::ifstream file(path, std::ios::binary);
-        if (!file)
-            CV_Error(Error::StsObjectNotFound,
-                     format("SemanticFlow: cannot open model file '%s' (missing or unreadable)", path.c_str()));
-        std::vector<char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
-        if (bytes.empty())
-            CV_Error(Error::StsParseError, format("SemanticFlow: model file '%s' is empty", path.c_str()));
-
-        semflow::OnnxModelInfo info;
-        std::string why;
-        if (!semflow::readOnnxModelInfo((const unsigned char*)bytes.data(), bytes.size(), info, why))
-            CV_Error(Error::StsParseError,
-                     format("SemanticFlow: model file '%s' is not a readable ONNX model: %s",
-                            path.c_str(), why.c_str()));
-        for (const char* name : kInputs)
-            if (std::find(info.inputs.begin(), info.inputs.end(), name) == info.inputs.end())
-                CV_Error(Error::StsBadArg,
-                         format("SemanticFlow: ONNX model '%s' has no graph input '%s'; %s",
-                                path.c_str(), name, expectedInterface().c_str()));
-        std::vector<String> outputs(std::begin(kGridOutputs), std::end(kGridOutputs));
-        outputs.insert(outputs.end(), std::begin(kFeatureOutputs), std::end(kFeatureOutputs));
-        for (const String& name : outputs)
-            if (std::find(info.outputs.begin(), info.outputs.end(), name) == info.outputs.end())
-                CV_Error(Error::StsBadArg,
-                         format("SemanticFlow: ONNX model '%s' has no graph output '%s'; %s",
-                                path.c_str(), name.c_str(), expectedInterface().c_str()));
-        modelBeta_ = metadataFloat(info, "semflow.beta", 50.f, modelBetaKnown_);
-        modelSigma_ = metadataFloat(info, "semflow.sigma", 5.f, modelSigmaKnown_);
-
-        // Released before OpenCV parses the file itself: for a ResNet-101 model the bytes are
-        // ~680 MB, and holding them during the import would add that much to the peak memory.
-        std::vector<char>().swap(bytes);
-
+        if (utils::fs::isDirectory(path))
+            CV_Error(Error::StsBadArg, format("SemanticFlow: model path '%s' is a directory, not an ONNX file",
+                                              path.c_str()));
+        {
+            // Only opened here; OpenCV's importer reads the file (once).
+            std::ifstream file(path, std::ios::binary | std::ios::ate);
+            if (!file)
+                CV_Error(Error::StsObjectNotFound,
+                         format("SemanticFlow: cannot open model file '%s' (missing or unreadable)", path.c_str()));
+            if (file.tellg() <= 0)
+                CV_Error(Error::StsParseError,
+                         format("SemanticFlow: model file '%s' is empty (or not a regular file)", path.c_str()));
+        }
         semflow::registerLayers();
         try
         {
@@ -419,18 +290,31 @@ private:
         catch (const cv::Exception& e)
         {
             CV_Error(Error::StsParseError,
-                     format("SemanticFlow: OpenCV's ONNX importer rejected '%s': %s", path.c_str(), e.what()));
+                     format("SemanticFlow: '%s' is not a readable ONNX model for this OpenCV: OpenCV's ONNX "
+                            "importer rejected it (a truncated or damaged file, another format, or an "
+                            "operator this OpenCV version lacks): %s", path.c_str(), e.what()));
         }
         if (net_.empty())
             CV_Error(Error::StsParseError,
                      format("SemanticFlow: OpenCV's ONNX importer produced an empty network from '%s'", path.c_str()));
+        // Layer 0 is the network's input layer; its outputs are the graph inputs.
+        const Ptr<dnn::Layer> inputs = net_.getLayer(0);
+        for (const char* name : kInputs)
+            if (inputs->outputNameToIndex(name) < 0)
+                CV_Error(Error::StsBadArg,
+                         format("SemanticFlow: ONNX model '%s' has no graph input '%s'; %s",
+                                path.c_str(), name, expectedInterface().c_str()));
+        std::vector<String> outputs(std::begin(kGridOutputs), std::end(kGridOutputs));
+        outputs.insert(outputs.end(), std::begin(kFeatureOutputs), std::end(kFeatureOutputs));
         for (const String& name : outputs)
             if (net_.getLayerId(name) < 0)
                 CV_Error(Error::StsBadArg,
-                         format("SemanticFlow: graph output '%s' of '%s' is not addressable in OpenCV "
-                                "(it must be the first output of the node that produces it)",
-                                name.c_str(), path.c_str()));
-        modelPath_ = path;
+                         format("SemanticFlow: ONNX model '%s' has no graph output '%s' that OpenCV can "
+                                "address (it must be the first output of the node that makes it); %s",
+                                path.c_str(), name.c_str(), expectedInterface().c_str()));
+        // What the graph's matching runs with: the override decision, getBeta()/getSigma()
+        // and the recomputation from the feature outputs all use these.
+        graph_ = semflow::readSfnetGraphSettings(net_, path);
     }
 
     void applyBackend()
@@ -466,8 +350,8 @@ private:
 
     bool overridden() const
     {
-        const bool beta = betaOverride_ >= 0.f && (!modelBetaKnown_ || betaOverride_ != modelBeta_);
-        const bool sigma = sigmaOverride_ >= 0.f && (!modelSigmaKnown_ || sigmaOverride_ != modelSigma_);
+        const bool beta = betaOverride_ >= 0.f && betaOverride_ != graph_.softArgmax.beta;
+        const bool sigma = sigmaOverride_ >= 0.f && sigmaOverride_ != graph_.softArgmax.sigma;
         return beta || sigma;
     }
 
@@ -488,31 +372,23 @@ private:
                 CV_Error(Error::StsUnmatchedSizes,
                          format("SemanticFlow: model output '%s' has shape %s, expected [%d, %s, %d, %d] "
                                 "for input %dx%d (doc/onnx_ops.md)", names[i].c_str(),
-                                shapeString(o).c_str(), (int)sources.size(),
+                                semflow::shapeString(dnn::shape(o)).c_str(), (int)sources.size(),
                                 names[i].compare(0, 4, "grid") == 0 ? "2" : "C", Hg, Wg,
                                 inputSize_.width, inputSize_.height));
         }
     }
 
-    static String shapeString(const Mat& m)
-    {
-        std::ostringstream s;
-        s << "[";
-        for (int d = 0; d < m.dims; d++)
-            s << (d ? ", " : "") << m.size[d];
-        s << "]";
-        return s.str();
-    }
-
-    // Correlation of both levels, product, kernel soft argmax: the graph's own matching,
-    // with this instance's beta and sigma.
+    // Correlation of both levels, product, kernel soft argmax: the graph's own matching
+    // with the graph's settings, except beta and sigma, which are this instance's.
     Mat matchFeatures(const Mat& s3, const Mat& s4, const Mat& t3, const Mat& t4) const
     {
+        const semflow::CorrelationSettings& c = graph_.correlation;
         Mat c3, c4, grid;
-        semflow::correlation(s3, t3, c3);
-        semflow::correlation(s4, t4, c4);
+        semflow::correlation(s3, t3, c3, c.normalize, c.relu);
+        semflow::correlation(s4, t4, c4, c.normalize, c.relu);
         multiply(c3, c4, c3);
-        semflow::kernelSoftArgmax(c3, Size(t3.size[3], t3.size[2]), grid, getBeta(), getSigma(), true);
+        semflow::kernelSoftArgmax(c3, Size(t3.size[3], t3.size[2]), grid, getBeta(), getSigma(),
+                                  graph_.softArgmax.normalize);
         return grid;
     }
 
@@ -526,8 +402,8 @@ private:
         for (size_t i = 0; i < sources.size(); i++)
         {
             const bool single = sources.size() == 1;
-            ps.push_back(preprocess(sources[i], inputSize_, pad_, single ? "source" : format("source #%d", (int)i).c_str()));
-            pt.push_back(preprocess(targets[i], inputSize_, pad_, single ? "target" : format("target #%d", (int)i).c_str()));
+            ps.push_back(semflow::detail::preprocessImage(sources[i], inputSize_, pad_, single ? "source" : format("source #%d", (int)i).c_str()));
+            pt.push_back(semflow::detail::preprocessImage(targets[i], inputSize_, pad_, single ? "target" : format("target #%d", (int)i).c_str()));
         }
         const bool viaFeatures = overridden();
         std::vector<String> names;
@@ -555,9 +431,9 @@ private:
         t2s.resize(both ? sources.size() : 0);
         for (size_t i = 0; i < sources.size(); i++)
         {
-            gridToFlow(gs2t.ptr<float>((int)i), Hg, Wg, pad_, sources[i].size(), targets[i].size(), s2t[i]);
+            semflow::detail::gridToFlow(gs2t.ptr<float>((int)i), Hg, Wg, pad_, sources[i].size(), targets[i].size(), s2t[i]);
             if (both)
-                gridToFlow(gt2s.ptr<float>((int)i), Hg, Wg, pad_, targets[i].size(), sources[i].size(), t2s[i]);
+                semflow::detail::gridToFlow(gt2s.ptr<float>((int)i), Hg, Wg, pad_, targets[i].size(), sources[i].size(), t2s[i]);
         }
     }
 
@@ -586,12 +462,10 @@ private:
     }
 
     dnn::Net net_;
-    String modelPath_;
+    semflow::SfnetGraphSettings graph_;
     Size inputSize_;
     bool pad_;
     float betaOverride_, sigmaOverride_;
-    float modelBeta_ = 50.f, modelSigma_ = 5.f;
-    bool modelBetaKnown_ = false, modelSigmaKnown_ = false;
     int requestedBackend_ = dnn::DNN_BACKEND_OPENCV, requestedTarget_ = dnn::DNN_TARGET_CPU;
     int backend_ = dnn::DNN_BACKEND_OPENCV, target_ = dnn::DNN_TARGET_CPU;
     bool strict_ = false;

@@ -44,6 +44,13 @@ struct HandModel
     float beta = 0.f;              //!< baked into both KernelSoftArgmax nodes (0 = hard argmax)
     float sigma = 0.f;
     bool metadata = true;          //!< write semflow.beta / semflow.sigma
+    float metaBeta = -1.f;         //!< the metadata's values; negative: the nodes' values
+    float metaSigma = -1.f;
+    bool nodeAttrs = true;         //!< false: KernelSoftArgmax nodes without beta/sigma attributes
+    int corrNormalize = -1;        //!< Correlation 'normalize' attribute; -1: not written (default 1)
+    int corrRelu = -1;             //!< Correlation 'relu' attribute; -1: not written (default 1)
+    float betaT2S = -1.f;          //!< the grid_t2s node's beta when not negative (else `beta`)
+    int corr4Normalize = -1;       //!< level 4's 'normalize' when not negative (else corrNormalize)
     std::string dropOutput;        //!< leave this graph output out
     std::string renameInput;       //!< call the 'target' input this instead
     bool unknownOp = false;        //!< feat3 made by an op no importer knows (checker skipped)
@@ -65,10 +72,10 @@ onnx::ModelProto makeSfnetGraph(const HandModel& spec)
     {
         auto* m = model.add_metadata_props();
         m->set_key("semflow.beta");
-        m->set_value(std::to_string(spec.beta));
+        m->set_value(std::to_string(spec.metaBeta >= 0.f ? spec.metaBeta : spec.beta));
         m = model.add_metadata_props();
         m->set_key("semflow.sigma");
-        m->set_value(std::to_string(spec.sigma));
+        m->set_value(std::to_string(spec.metaSigma >= 0.f ? spec.metaSigma : spec.sigma));
     }
 
     onnx::GraphProto* g = model.mutable_graph();
@@ -105,12 +112,24 @@ onnx::ModelProto makeSfnetGraph(const HandModel& spec)
     for (const auto& d : dirs)
     {
         const std::string tag = d.first.substr(0, 1) + "2" + d.second.substr(0, 1);
-        addNode(g, "Correlation", {"feat3_" + d.first, "feat3_" + d.second}, "c3_" + tag, kSemflowDomain);
-        addNode(g, "Correlation", {"feat4_" + d.first, "feat4_" + d.second}, "c4_" + tag, kSemflowDomain);
+        for (const char* level : {"3", "4"})
+        {
+            onnx::NodeProto* c = addNode(g, "Correlation", {std::string("feat") + level + "_" + d.first,
+                                                            std::string("feat") + level + "_" + d.second},
+                                         std::string("c") + level + "_" + tag, kSemflowDomain);
+            const int normalize = level[0] == '4' && spec.corr4Normalize >= 0 ? spec.corr4Normalize : spec.corrNormalize;
+            if (normalize >= 0)
+                setAttr(c, "normalize", (int64_t)normalize);
+            if (spec.corrRelu >= 0)
+                setAttr(c, "relu", (int64_t)spec.corrRelu);
+        }
         addNode(g, "Mul", {"c3_" + tag, "c4_" + tag}, "corr_" + tag);
         onnx::NodeProto* ksa = addNode(g, "KernelSoftArgmax", {"corr_" + tag, "feat3_" + d.second}, "grid_" + tag, kSemflowDomain);
-        setAttr(ksa, "beta", spec.beta);
-        setAttr(ksa, "sigma", spec.sigma);
+        if (spec.nodeAttrs)
+        {
+            setAttr(ksa, "beta", tag == "t2s" && spec.betaT2S >= 0.f ? spec.betaT2S : spec.beta);
+            setAttr(ksa, "sigma", spec.sigma);
+        }
     }
     const std::vector<std::pair<std::string, std::string>> outputs = {
         {"grid_s2t", "2"}, {"grid_t2s", "2"}, {"feat3_source", "3"}, {"feat3_target", "3"},
@@ -370,19 +389,108 @@ TEST(Semflow_SemanticFlow, beta_sigma_override_equals_a_graph_with_those_values)
     // Restoring the model's values restores the hard argmax, which differs.
     sf->setBeta(-1.f);
     sf->setSigma(-1.f);
-    EXPECT_EQ(sf->getBeta(), 0.f);  // from the semflow.beta metadata
+    EXPECT_EQ(sf->getBeta(), 0.f);  // the graph's nodes
     sf->calc(source, target, viaHard);
     EXPECT_GT(cv::norm(viaHard, viaGraph, NORM_INF), 0.05);
 }
 
-TEST(Semflow_SemanticFlow, missing_metadata_means_spec_defaults)
+TEST(Semflow_SemanticFlow, settings_are_the_graph_nodes_not_the_metadata)
 {
-    HandModel spec;
-    spec.metadata = false;
-    TempModel model(spec);
-    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path);
-    EXPECT_EQ(sf->getBeta(), 50.f);
-    EXPECT_EQ(sf->getSigma(), 5.f);
+    const Mat source = codedImage(18, 16);
+    const std::vector<Mat> targets = {codedImage(18, 16, 1, -2), codedImage(18, 24, -2, 1)};
+    const int shifts[2][2] = {{1, -2}, {-2, 1}};
+
+    // No metadata, nodes with beta = sigma = 0: the hard argmax, which the coded images pin
+    // down exactly; calcOneToMany must run it too.
+    HandModel hard;
+    hard.metadata = false;
+    TempModel hardModel(hard);
+    Ptr<SemanticFlow> sf = SemanticFlow::create(hardModel.path);
+    EXPECT_EQ(sf->getBeta(), 0.f);
+    EXPECT_EQ(sf->getSigma(), 0.f);
+    std::vector<Mat> flows;
+    sf->calcOneToMany(source, targets, flows);
+    ASSERT_EQ(flows.size(), 2u);
+    for (int i = 0; i < 2; i++)
+    {
+        Mat single;
+        sf->calc(source, targets[i], single);
+        int count = 0;
+        EXPECT_LE(protocolError(single, targets[i].size(), 18, shifts[i][0], shifts[i][1], true, count), 2e-3) << i;
+        EXPECT_LE(protocolError(flows[i], targets[i].size(), 18, shifts[i][0], shifts[i][1], true, count), 2e-3) << i;
+        EXPECT_LE(cv::norm(flows[i], single, NORM_INF), 1e-4) << "target " << i;
+    }
+
+    // Metadata 30/3 but nodes 0/0: setBeta(30), setSigma(3) differ from the graph, so they
+    // must give what a graph holding 30/3 gives.
+    HandModel lying;
+    lying.metaBeta = 30.f;
+    lying.metaSigma = 3.f;
+    HandModel soft;
+    soft.beta = 30.f;
+    soft.sigma = 3.f;
+    TempModel lyingModel(lying), softModel(soft);
+    Mat viaGraph, viaOverride, viaModel;
+    SemanticFlow::create(softModel.path)->calc(source, targets[0], viaGraph);
+    Ptr<SemanticFlow> sl = SemanticFlow::create(lyingModel.path);
+    EXPECT_EQ(sl->getBeta(), 0.f);
+    EXPECT_EQ(sl->getSigma(), 0.f);
+    sl->calc(source, targets[0], viaModel);
+    sl->setBeta(30.f);
+    sl->setSigma(3.f);
+    sl->calc(source, targets[0], viaOverride);
+    EXPECT_LE(cv::norm(viaOverride, viaGraph, NORM_INF), 1e-3);
+    EXPECT_GT(cv::norm(viaModel, viaGraph, NORM_INF), 0.05) << "the two settings must differ on this pair";
+
+    // Nodes without the attributes run the operator's defaults, 50 and 5.
+    HandModel bare;
+    bare.metadata = false;
+    bare.nodeAttrs = false;
+    TempModel bareModel(bare);
+    Ptr<SemanticFlow> sb = SemanticFlow::create(bareModel.path);
+    EXPECT_EQ(sb->getBeta(), 50.f);
+    EXPECT_EQ(sb->getSigma(), 5.f);
+}
+
+TEST(Semflow_SemanticFlow, one_to_many_uses_the_graphs_correlation_settings)
+{
+    // Correlation without normalisation (raw dot products: bright cells win) and without
+    // ReLU: calcOneToMany recomputes the matching and must do it the graph's way.
+    const Mat source = codedImage(18, 16);
+    const std::vector<Mat> targets = {codedImage(18, 16, 1, -2), codedImage(18, 24, -2, 1)};
+    for (int mode = 0; mode < 2; mode++)
+    {
+        HandModel spec;
+        spec.corrNormalize = mode == 0 ? 0 : 1;
+        spec.corrRelu = 0;
+        spec.beta = 20.f;
+        spec.sigma = 4.f;
+        TempModel model(spec);
+        Ptr<SemanticFlow> sf = SemanticFlow::create(model.path);
+        std::vector<Mat> flows;
+        sf->calcOneToMany(source, targets, flows);
+        ASSERT_EQ(flows.size(), 2u);
+        for (int i = 0; i < 2; i++)
+        {
+            Mat single;
+            sf->calc(source, targets[i], single);
+            EXPECT_LE(cv::norm(flows[i], single, NORM_INF), 1e-3) << "normalize " << spec.corrNormalize << " target " << i;
+        }
+    }
+}
+
+TEST(Semflow_SemanticFlow, graphs_whose_directions_disagree_are_rejected)
+{
+    // One setting serves getBeta() and the recomputed matching of both directions and levels.
+    HandModel directions;
+    directions.betaT2S = 10.f;
+    TempModel m1(directions);
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(m1.path), "KernelSoftArgmax nodes of grid_s2t and grid_t2s differ (beta 0 / 10");
+    HandModel levels;
+    levels.corrNormalize = 1;
+    levels.corr4Normalize = 0;
+    TempModel m2(levels);
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(m2.path), "Correlation nodes differ in 'normalize' or 'relu'");
 }
 
 TEST(Semflow_SemanticFlow, bidirectional_flows_and_consistency_confidence)

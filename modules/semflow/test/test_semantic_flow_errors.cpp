@@ -65,6 +65,7 @@ TEST(Semflow_SemanticFlow, damaged_or_foreign_model_files_say_what_is_wrong)
 {
     SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(""), "no model file given");
     SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create("/nonexistent/dir/model.onnx"), "missing or unreadable");
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(semflowTestData("models")), "is a directory");
 
     const std::string empty = writeBytes("");
     SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(empty), "is empty");

@@ -63,16 +63,19 @@ public:
            `grid_t2s`, `feat3_source`, `feat3_target`, `feat4_source`, `feat4_target`).
     @param inputSize network input size; both sides must be multiples of 32, at least 64.
     @param padBorder apply SFNet's border protocol (see the class description).
-    @param beta kernel soft argmax temperature; a negative value keeps the model's (the
-           `semflow.beta` metadata entry, 50 if the file has none); 0 selects the hard argmax.
-    @param sigma Gaussian window width in feature cells; negative keeps the model's
-           (`semflow.sigma`, 5 if absent); 0 disables the window.
+    @param beta kernel soft argmax temperature; a negative value keeps the model's (the `beta`
+           of the graph's KernelSoftArgmax nodes, 50 where a node has none; the file's
+           metadata is not consulted); 0 selects the hard argmax.
+    @param sigma Gaussian window width in feature cells; negative keeps the model's (the
+           nodes' `sigma`, 5 where absent); 0 disables the window.
     @param backend a cv::dnn::Backend.
     @param target a cv::dnn::Target.
 
     Raises cv::Exception saying which problem it found when the file is missing, empty,
-    truncated or not an ONNX model, lacks one of the expected inputs/outputs, or cannot be
-    read by OpenCV's ONNX importer. Registers the semflow layers (cv::semflow::registerLayers).
+    truncated or not an ONNX model, cannot be read by OpenCV's ONNX importer, lacks one of the
+    expected inputs/outputs, or does not make its grids as the specification describes
+    (KernelSoftArgmax of the product of two Correlations, with the same settings in both
+    directions). Registers the semflow layers (cv::semflow::registerLayers).
     */
     CV_WRAP static Ptr<SemanticFlow> create(const String& model, Size inputSize = Size(320, 320),
                                             bool padBorder = true, float beta = -1.f,
@@ -151,10 +154,11 @@ public:
     CV_WRAP virtual bool getStrictBackend() const = 0;
 
     /** @brief Sets the kernel soft argmax temperature; negative restores the model's value,
-    0 selects the hard argmax. A value different from the model's makes the network's
-    correlation/soft argmax be recomputed from its feature outputs. */
+    0 selects the hard argmax. A value different from the graph's makes the network's
+    correlation/soft argmax be recomputed from its feature outputs (with the graph's other
+    settings). */
     CV_WRAP virtual void setBeta(float beta) = 0;
-    /** @brief The temperature in effect. */
+    /** @brief The temperature in effect: the override, or the graph's. */
     CV_WRAP virtual float getBeta() const = 0;
     /** @brief Sets the Gaussian window width in feature cells; negative restores the model's
     value, 0 disables the window. */
