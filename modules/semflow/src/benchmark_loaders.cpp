@@ -254,6 +254,21 @@ Rect2f parseBox(const std::string& field, const std::string& where, const std::s
     return Rect2f((float)v[0], (float)v[1], (float)(v[2] - v[0]), (float)(v[3] - v[1]));
 }
 
+// The class column: a 1-based PASCAL VOC class number or a class name. Anything that reads
+// as a number must be an integer in 1..20 (no wrap-around: "4294967297" is not class 1).
+std::string pascalCategory(const std::string& cls, const std::string& where)
+{
+    errno = 0;
+    char* end = nullptr;
+    const double v = std::strtod(cls.c_str(), &end);
+    const bool numeric = end == cls.c_str() + cls.size() && end != cls.c_str() && !std::isnan(v);
+    if (!numeric)
+        return cls;
+    if (errno == ERANGE || !(v >= 1 && v <= 20) || v != std::floor(v))
+        fail(where, "class index " + cls + " is not an integer in 1..20 (PASCAL VOC classes, 1-based)");
+    return kPascalClasses[(int)v - 1];
+}
+
 }  // namespace
 
 std::vector<KeypointPair> loadPFPascalPairs(const String& csvFile, const String& imageRoot)
@@ -306,17 +321,9 @@ std::vector<KeypointPair> loadPFPascalPairs(const String& csvFile, const String&
         p.targetImage = resolveImage(root, f[cTrg]);
 
         const std::string cls = f[cCls];
-        if (!cls.empty() && std::all_of(cls.begin(), cls.end(), [](unsigned char c) { return std::isdigit(c); }))
-        {
-            int k = std::atoi(cls.c_str());
-            if (k < 1 || k > 20)
-                fail(where, "class index " + cls + " is outside 1..20 (PASCAL VOC classes, 1-based)");
-            p.category = kPascalClasses[k - 1];
-        }
-        else if (!cls.empty())
-            p.category = cls;
-        else
+        if (cls.empty())
             fail(where, "empty class");
+        p.category = pascalCategory(cls, where);
 
         if (nKp == 4)
         {

@@ -178,6 +178,23 @@ TEST(Semflow_Benchmark_Loaders, pfPascalColumnCountAndClassAndHeader)
     const std::string cls = dir.write("cls.csv", "source_image,target_image,class\na.jpg,b.jpg,21\n");
     expectThrowsWith([&] { loadPFPascalPairs(cls); }, {cls + ":2", "class index 21"});
 
+    // Numbers that atoi would wrap or truncate into a valid class: 2^32 + 1 is not class 1
+    // ("aeroplane"), 3.5 is not class 3, -1 and 0 are not classes; each names file:line.
+    const std::string big = dir.write("big.csv", "source_image,target_image,class\n"
+                                                 "a.jpg,b.jpg,8\n"
+                                                 "a.jpg,b.jpg,4294967297\n");
+    expectThrowsWith([&] { loadPFPascalPairs(big); }, {big + ":3", "class index 4294967297", "1..20"});
+    for (const char* bad : {"99999999999999999999999", "3.5", "-1", "0", "1e400"})
+    {
+        const std::string f = dir.write("bad.csv", std::string("source_image,target_image,class\na.jpg,b.jpg,") + bad + "\n");
+        expectThrowsWith([&] { loadPFPascalPairs(f); }, {f + ":2", std::string("class index ") + bad});
+    }
+    const std::string ok = dir.write("ok.csv", "source_image,target_image,class\na.jpg,b.jpg,20\na.jpg,b.jpg,+1\n");
+    const std::vector<KeypointPair> pairs = loadPFPascalPairs(ok);
+    ASSERT_EQ(pairs.size(), 2u);
+    EXPECT_EQ(pairs[0].category, "tvmonitor");
+    EXPECT_EQ(pairs[1].category, "aeroplane");
+
     const std::string hdr = dir.write("hdr.csv", "a.jpg,b.jpg,1,1,2,3,4\n");
     expectThrowsWith([&] { loadPFPascalPairs(hdr); }, {hdr + ":1", "source_image, target_image and class"});
 
