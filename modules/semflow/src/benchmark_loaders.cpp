@@ -19,6 +19,7 @@
 #include <climits>
 #include <cfloat>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -477,10 +478,58 @@ std::string nodeString(const FileNode& n, const std::string& where, const std::s
 
 }  // namespace
 
+namespace {
+
+// OpenCV's JSON reader stores an integer literal with a C cast to int, so 4294967297 reads
+// as 1 without a word. Integer literals outside int's range are rejected here, before it.
+void checkJsonIntegers(const std::string& file)
+{
+    const std::vector<std::string> lines = readLines(file, "SPair-71k pair annotation");
+    bool inString = false;
+    for (size_t ln = 0; ln < lines.size(); ++ln)
+    {
+        const std::string& l = lines[ln];
+        for (size_t i = 0; i < l.size(); ++i)
+        {
+            const char c = l[i];
+            if (inString)
+            {
+                if (c == '\\')
+                    ++i;
+                else if (c == '"')
+                    inString = false;
+                continue;
+            }
+            if (c == '"')
+            {
+                inString = true;
+                continue;
+            }
+            if (!(std::isdigit((unsigned char)c) || c == '-' || c == '+'))
+                continue;
+            size_t e = i;
+            while (e < l.size() && (std::isdigit((unsigned char)l[e]) || std::strchr("+-.eE", l[e])))
+                ++e;
+            const std::string token = l.substr(i, e - i);
+            i = e - 1;
+            if (token.find_first_of(".eE") != std::string::npos)
+                continue;  // read as a double
+            errno = 0;
+            const long long v = std::strtoll(token.c_str(), nullptr, 10);
+            if (errno == ERANGE || v > INT_MAX || v < INT_MIN)
+                fail(at(file, (int)ln + 1), "the integer " + token + " is outside the 32-bit range "
+                                            "(write it as a decimal number if it is meant)");
+        }
+    }
+}
+
+}  // namespace
+
 KeypointPair loadSPairAnnotation(const String& jsonFile, const String& imageRoot)
 {
     if (!fileExists(jsonFile))
         CV_Error(Error::StsObjectNotFound, "SPair-71k pair annotation '" + jsonFile + "' does not exist");
+    checkJsonIntegers(jsonFile);
     FileStorage st;
     try
     {

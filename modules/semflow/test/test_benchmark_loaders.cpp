@@ -255,6 +255,14 @@ TEST(Semflow_Benchmark_Loaders, spairMissingKeyAndMismatchedKeypoints)
                                     "\"src_bndbox\": [0, 0, 10], \"trg_bndbox\": [0, 0, 10, 10],\n"
                                     "\"src_kps\": [[1, 2]], \"trg_kps\": [[1, 2]]}\n");
     expectThrowsWith([&] { loadSPairAnnotation(b, dir.path()); }, {b, "src_bndbox must have 4 values"});
+
+    // OpenCV's JSON reader casts integer literals to int: 4294967297 would be 1. A string
+    // holding such digits, and the same value written as a decimal, are fine.
+    const std::string w = dir.write("wrap.json", head + "\"name\": \"x 4294967297\",\n"
+                                                       "\"src_kps\": [[1, 2]],\n\"trg_kps\": [[4294967297, 2]]\n}\n");
+    expectThrowsWith([&] { loadSPairAnnotation(w, dir.path()); }, {w + ":6", "4294967297", "32-bit range"});
+    const std::string d = dir.write("dec.json", head + "\"src_kps\": [[1, 2]], \"trg_kps\": [[4294967297.0, -2]]\n}\n");
+    EXPECT_FLOAT_EQ(loadSPairAnnotation(d, dir.path()).targetKeypoints[0].x, 4294967297.f);
 }
 
 TEST(Semflow_Benchmark_Loaders, spairLayoutErrorsNameFileAndLine)
