@@ -35,6 +35,33 @@ void write(const std::string& root, const std::string& rel, int w, int h, int se
         std::fprintf(stderr, "failed to write %s\n", path.string().c_str());
 }
 
+// A JPEG whose EXIF Orientation tag says 6 ("rotate 90 degrees clockwise to display"):
+// w x h stored pixels, the left half red and the right half blue, so a reader that applies
+// the rotation returns an h x w image. The APP1 segment is written by hand: OpenCV's
+// encoder writes no EXIF.
+void writeExifOrientation6(const std::string& root, const std::string& rel, int w, int h)
+{
+    cv::Mat img(h, w, CV_8UC3, cv::Scalar(0, 0, 255));
+    img(cv::Rect(w / 2, 0, w - w / 2, h)).setTo(cv::Scalar(255, 0, 0));
+    std::vector<uchar> jpeg;
+    cv::imencode(".jpg", img, jpeg, {cv::IMWRITE_JPEG_QUALITY, 95});
+    // "Exif\0\0", then a big-endian TIFF header, one IFD with one entry: tag 0x0112
+    // (Orientation), type 3 (SHORT), count 1, value 6; no next IFD.
+    const uchar app1[] = {0xFF, 0xE1, 0x00, 0x22, 'E', 'x', 'i', 'f', 0, 0,
+                          'M', 'M', 0x00, 0x2A, 0x00, 0x00, 0x00, 0x08,
+                          0x00, 0x01,
+                          0x01, 0x12, 0x00, 0x03, 0x00, 0x00, 0x00, 0x01, 0x00, 0x06, 0x00, 0x00,
+                          0x00, 0x00, 0x00, 0x00};
+    jpeg.insert(jpeg.begin() + 2, app1, app1 + sizeof(app1));  // right after SOI
+    const std::filesystem::path path = std::filesystem::path(root) / rel;
+    std::filesystem::create_directories(path.parent_path());
+    std::FILE* f = std::fopen(path.string().c_str(), "wb");
+    if (!f || std::fwrite(jpeg.data(), 1, jpeg.size(), f) != jpeg.size())
+        std::fprintf(stderr, "failed to write %s\n", path.string().c_str());
+    if (f)
+        std::fclose(f);
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -54,5 +81,7 @@ int main(int argc, char** argv)
     write(root, "spair/JPEGImages/aeroplane/2008_000015.jpg", 50, 50, 9);
     write(root, "spair/JPEGImages/cat/2009_000020.jpg", 40, 40, 10);
     write(root, "spair/JPEGImages/cat/2009_000021.jpg", 40, 40, 11);
+    // EXIF-rotated (annotations refer to the stored pixels, not the displayed ones).
+    writeExifOrientation6(root, "exif/orientation6_48x24.jpg", 48, 24);
     return 0;
 }

@@ -318,7 +318,9 @@ PCKResult evaluateBenchmark(const std::vector<KeypointPair>& pairs, const FlowFu
     for (int i = 0; i < total; ++i)
     {
         KeypointPair p = pairs[i];
-        Mat src = imread(p.sourceImage, IMREAD_COLOR), trg = imread(p.targetImage, IMREAD_COLOR);
+        // Annotations give positions in the stored pixels: an EXIF rotation must not be applied.
+        const int flags = IMREAD_COLOR | IMREAD_IGNORE_ORIENTATION;
+        Mat src = imread(p.sourceImage, flags), trg = imread(p.targetImage, flags);
         for (int side = 0; side < 2; ++side)
         {
             const Mat& img = side == 0 ? src : trg;

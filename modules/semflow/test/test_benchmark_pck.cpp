@@ -383,6 +383,39 @@ TEST(Semflow_Benchmark_PCK, spairBboxThresholdBothDirections)
     EXPECT_EQ(img.pairs[0].referenceLength, 60);
 }
 
+TEST(Semflow_Benchmark_PCK, exifOrientationIsIgnoredBecauseKeypointsReferToStoredPixels)
+{
+    // The fixture stores 48x24 pixels, left half red, right half blue, and an EXIF
+    // Orientation of 6: a reader that applies it returns a 24x48 image. Keypoints (here
+    // (40, 5) and (3, 20), in the stored pixels) must land on the stored content.
+    const std::string jpg = benchmarkData("exif/orientation6_48x24.jpg");
+    ASSERT_TRUE(fileExists(jpg)) << jpg;
+    TempDir dir;
+    const std::string csv = dir.write("pairs.csv", "source_image,target_image,class,XA,YA,XB,YB\n" +
+                                                       jpg + "," + jpg + ",cat,40;3,5;20,40;3,5;20\n");
+    std::vector<KeypointPair> pairs = loadPFPascalPairs(csv);
+    std::vector<Size> seen;
+    // Zero flow on blue pixels and on red ones where red is expected; 30 px anywhere else,
+    // so a keypoint on the wrong content is transferred far off and counted wrong.
+    auto colourFlow = [&](const Mat& from, const Mat&, Mat& flow) {
+        seen.push_back(from.size());
+        flow.create(from.size(), CV_32FC2);
+        for (int y = 0; y < from.rows; ++y)
+            for (int x = 0; x < from.cols; ++x)
+            {
+                const Vec3b c = from.at<Vec3b>(y, x);
+                const bool expected = x < 24 ? c[2] > 200 && c[0] < 50 : c[0] > 200 && c[2] < 50;
+                flow.at<Point2f>(y, x) = expected ? Point2f(0, 0) : Point2f(30, 30);
+            }
+    };
+    PCKResult r = evaluateBenchmark(pairs, colourFlow,
+                                    protocol({0.1f}, PCK_THRESHOLD_IMAGE, TRANSFER_SOURCE_TO_TARGET));
+    ASSERT_EQ(seen.size(), 1u);
+    EXPECT_EQ(seen[0], Size(48, 24));
+    EXPECT_EQ(r.overall.keypoints, 2);
+    expectValues(r.overall.perKeypoint, {1.0}, "per keypoint");
+}
+
 TEST(Semflow_Benchmark_PCK, imageSizeDisagreeingWithAnnotationIsAnError)
 {
     std::vector<KeypointPair> pairs = loadSPairPairs(benchmarkData("spair"), "test");
