@@ -19,6 +19,11 @@
 //
 //   ./build/bench/bench_semantic_flow /tmp/sfnet_r101.onnx --benchmark_filter=Calc
 //   ./build/bench/bench_semantic_flow /tmp/sfnet_r101.onnx --benchmark_filter=LibTorch
+//
+// calcOneToMany's memory against the number of targets, one count per process:
+//
+//   ./build/bench/bench_semantic_flow test_data/models/semflow_tiny.onnx \
+//       --benchmark_filter='OneToManyMemory/320/10/'
 
 #include <benchmark/benchmark.h>
 
@@ -111,6 +116,36 @@ void BM_SemanticFlow_OneToMany(benchmark::State& state)
     state.counters["peak_rss_MB"] = peakRssMB();
 }
 
+// Peak memory of calcOneToMany against the number of targets (run one count per process):
+// small 64x64 images, so that the caller's inputs and output flows (12 KB and 32 KB per
+// target) stay small next to what the implementation holds per target (each image becomes
+// a side x side network input, plus its features).
+void BM_SemanticFlow_OneToManyMemory(benchmark::State& state)
+{
+    const int side = (int)state.range(0), targets = (int)state.range(1);
+    cv::Ptr<cv::SemanticFlow> sf = load(state, side);
+    if (!sf)
+        return;
+    const double loaded = peakRssMB();
+    cv::Mat source;
+    cv::resize(testImage(side, 1), source, cv::Size(64, 64), 0, 0, cv::INTER_AREA);
+    std::vector<cv::Mat> many, flows;
+    for (int i = 0; i < targets; i++)
+    {
+        cv::Mat t;
+        cv::resize(testImage(side, 10 + i), t, cv::Size(64, 64), 0, 0, cv::INTER_AREA);
+        many.push_back(t);
+    }
+    for (auto _ : state)
+    {
+        sf->calcOneToMany(source, many, flows);
+        benchmark::DoNotOptimize(flows.data());
+    }
+    state.counters["pairs/s"] = benchmark::Counter(targets, benchmark::Counter::kIsIterationInvariantRate);
+    state.counters["rss_after_load_MB"] = loaded;
+    state.counters["peak_rss_MB"] = peakRssMB();
+}
+
 #ifdef SEMFLOW_HAVE_TORCH
 // The same maths in LibTorch: both images as one batch through backbone and adaptation
 // layers, correlations, kernel soft argmax in both directions (no autograd).
@@ -141,6 +176,8 @@ BENCHMARK(BM_SFNet_LibTorch)->Arg(320)->Unit(benchmark::kMillisecond)->UseRealTi
 
 BENCHMARK(BM_SemanticFlow_Calc)->Arg(320)->Unit(benchmark::kMillisecond)->UseRealTime();
 BENCHMARK(BM_SemanticFlow_OneToMany)->Args({320, 4})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_SemanticFlow_OneToManyMemory)->Args({320, 10})->Args({320, 20})->Args({320, 50})->Args({320, 200})->Iterations(1)
+    ->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 
