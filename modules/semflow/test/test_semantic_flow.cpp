@@ -369,6 +369,35 @@ TEST(Semflow_SemanticFlow, one_to_many_equals_pairwise_calc)
     }
 }
 
+TEST(Semflow_SemanticFlow, one_to_many_over_several_network_runs)
+{
+    // 17 targets + the source take two network runs of at most 16 images; the source's
+    // features come from the first run only and serve every target.
+    TempModel model;
+    const Mat source = codedImage(18, 16);
+    std::vector<Mat> targets;
+    for (int i = 0; i < 17; i++)
+        targets.push_back(codedImage(18, 16, i % 3 - 1, (i / 3) % 3 - 1));
+    for (float beta : {-1.f, 20.f})
+    {
+        Ptr<SemanticFlow> sf = SemanticFlow::create(model.path, Size(320, 320), true, beta, beta < 0 ? -1.f : 4.f);
+        std::vector<Mat> flows;
+        sf->calcOneToMany(source, targets, flows);
+        ASSERT_EQ(flows.size(), targets.size());
+        for (int i : {0, 14, 15, 16})
+        {
+            Mat single;
+            sf->calc(source, targets[i], single);
+            EXPECT_LE(cv::norm(flows[i], single, NORM_INF), 1e-3) << "beta " << beta << " target " << i;
+            int count = 0;
+            if (beta < 0)  // the hard argmax: the coded cells give the exact answer
+            {
+                EXPECT_LE(protocolError(flows[i], targets[i].size(), 18, i % 3 - 1, (i / 3) % 3 - 1, true, count), 2e-3) << i;
+            }
+        }
+    }
+}
+
 TEST(Semflow_SemanticFlow, beta_sigma_override_equals_a_graph_with_those_values)
 {
     HandModel hard;                  // graph: hard argmax
