@@ -125,7 +125,10 @@ public:
 
     All images go through the network's feature extractor once each; the correlation and
     kernel soft argmax then run per target with cv::semflow::correlation and
-    cv::semflow::kernelSoftArgmax. The result equals calc(source, targets[i]).
+    cv::semflow::kernelSoftArgmax, with the settings of the graph's own nodes (or the beta and
+    sigma overrides). The result equals calc(source, targets[i]). Only the source's features
+    are kept between network runs, so memory does not grow with the number of targets
+    (beyond the output flows). Every image is checked before the first run.
 
     @param source the source image.
     @param targets target images (a vector of Mat).
