@@ -326,7 +326,7 @@ TEST(SfnetExportParity, resnet18FoldedBatchNorm)
 
 TEST(SfnetExportParity, semanticFlowReadsTheExportedModel)
 {
-    // The other half of the pipeline: cv::SemanticFlow takes beta/sigma from the metadata and
+    // The other half of the pipeline: cv::SemanticFlow takes beta/sigma from the exported nodes and
     // an image matched against itself under the hard argmax has zero flow.
     SFNet model = randomModel("tiny", 12, 0, 3);
     const std::string path = tempPath("semantic_flow.onnx");
