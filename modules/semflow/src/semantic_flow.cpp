@@ -27,7 +27,7 @@ const char* const kInputs[] = {"source", "target"};
 const char* const kGridOutputs[] = {"grid_s2t", "grid_t2s"};
 const char* const kFeatureOutputs[] = {"feat3_source", "feat3_target", "feat4_source", "feat4_target"};
 const int kStride = 16;       // feature stride of the graph's outputs
-const int kMaxBatch = 8;      // pairs per network run in calcBatch (bounds activation memory)
+const int kMaxBatch = 8;      // pairs per network run in calcBatch and calcOneToMany (bounds activation memory)
 
 String expectedInterface()
 {
