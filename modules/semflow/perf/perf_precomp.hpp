@@ -17,6 +17,7 @@ using namespace cv;
 #include "opencv2/ts.hpp"
 #endif
 
+#include "opencv2/core/utils/filesystem.hpp"
 #include "opencv2/semflow.hpp"
 
 #include <string>
@@ -24,11 +25,14 @@ using namespace cv;
 namespace opencv_test {
 using namespace perf;
 
-//! A file of the semflow test data (the same lookup as test/test_precomp.hpp's semflowTestData).
+//! `semflow/<relative>` of the test data tree (opencv_extra's layout): in-tree found by
+//! cvtest::findDataFile (OPENCV_TEST_DATA_PATH; skips when absent), standalone in the
+//! repository's test data folder (SEMFLOW_TEST_DATA_DIR, with or without the semflow/ level).
 inline std::string semflowPerfData(const std::string& relative)
 {
-#ifdef SEMFLOW_TEST_DATA_DIR
-    return std::string(SEMFLOW_TEST_DATA_DIR) + "/" + relative;
+#ifdef SEMFLOW_STANDALONE_TESTS
+    const std::string nested = std::string(SEMFLOW_TEST_DATA_DIR) + "/semflow/" + relative;
+    return cv::utils::fs::exists(nested) ? nested : std::string(SEMFLOW_TEST_DATA_DIR) + "/" + relative;
 #else
     return cvtest::findDataFile("semflow/" + relative);
 #endif
