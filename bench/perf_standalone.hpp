@@ -89,6 +89,8 @@ public:
 
 protected:
     virtual void PerfTestBody() = 0;
+    //! The case's parameters as printed in the statistics line ("" without parameters).
+    virtual std::string paramString() const { return std::string(); }
 
     void RunPerfTestBody()
     {
@@ -134,7 +136,9 @@ private:
         for (double v : s)
             var += (v - mean) * (v - mean) / s.size();
         const double median = s.size() % 2 ? s[s.size() / 2] : 0.5 * (s[s.size() / 2 - 1] + s[s.size() / 2]);
-        std::printf("[ PERFSTAT ]    (samples=%d   mean=%.3f ms   median=%.3f ms   min=%.3f ms   stddev=%.3f ms)\n",
+        const std::string params = paramString();
+        std::printf("[ PERFSTAT ]    (%s%ssamples=%d   mean=%.3f ms   median=%.3f ms   min=%.3f ms   stddev=%.3f ms)\n",
+                    params.empty() ? "" : "params=", params.empty() ? "" : (params + "   ").c_str(),
                     (int)s.size(), mean * 1e3, median * 1e3, s[0] * 1e3, std::sqrt(var) * 1e3);
         RecordProperty("samples", (int)s.size());
         RecordProperty("median_ms", cv::format("%.4f", median * 1e3));
@@ -150,6 +154,8 @@ private:
 template <typename T>
 class TestBaseWithParam : public TestBase, public ::testing::WithParamInterface<T>
 {
+protected:
+    std::string paramString() const override { return ::testing::PrintToString(this->GetParam()); }
 };
 
 //! Reads OpenCV's perf options from the command line (after gtest has taken its own).
