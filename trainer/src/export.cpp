@@ -29,7 +29,7 @@ const int64_t kIrVersion = 6;
 const int64_t kOpset = 11;
 
 // --------------------------------------------------------------------------------------
-// Operator schemas (doc/onnx_ops.md is normative; these make onnx::checker and shape
+// Operator schemas (modules/semflow/doc/onnx_ops.md is normative; these make onnx::checker and shape
 // inference understand the nodes instead of skipping them).
 
 void inferCorrelation(onnx::InferenceContext& ctx)
@@ -77,7 +77,7 @@ void registerSchemasOnce()
         s.SetDomain(kSemflowOnnxDomain)
             .SinceVersion(1)
             .SetDoc("Dense cosine correlation: C[n, yt*Wt+xt, ys, xs] = ReLU(<fs_hat, ft_hat>), "
-                    "features L2-normalised over channels (eps 1e-6). See doc/onnx_ops.md.")
+                    "features L2-normalised over channels (eps 1e-6). See modules/semflow/doc/onnx_ops.md.")
             .Input(0, "source", "source features [N, C, Hs, Ws]", "T")
             .Input(1, "target", "target features [N, C, Ht, Wt]", "T")
             .Output(0, "correlation", "[N, Ht*Wt, Hs, Ws], channel = target index", "T")
@@ -96,7 +96,7 @@ void registerSchemasOnce()
             .SinceVersion(1)
             .SetDoc("Kernel soft argmax over a correlation volume: for every source position the "
                     "expected normalised target position (x, y) under softmax(beta * k * c), k a "
-                    "Gaussian window (sigma) around the argmax. See doc/onnx_ops.md.")
+                    "Gaussian window (sigma) around the argmax. See modules/semflow/doc/onnx_ops.md.")
             .Input(0, "correlation", "[N, Ht*Wt, Hs, Ws]", "T")
             .Input(1, "target_grid", "any [*, *, Ht, Wt] tensor giving the target grid size",
                    "T", onnx::OpSchema::Optional)
@@ -339,7 +339,7 @@ onnx::ModelProto buildOnnxModel(SFNet& model, const ExportOptions& options)
     m.set_producer_version(SEMFLOW_VERSION);
     m.set_domain("org.opencv.semflow");
     m.set_model_version(1);
-    m.set_doc_string("SFNet (Lee et al., CVPR 2019) dense semantic flow; see doc/onnx_ops.md");
+    m.set_doc_string("SFNet (Lee et al., CVPR 2019) dense semantic flow; see modules/semflow/doc/onnx_ops.md");
     auto* opsetDefault = m.add_opset_import();
     opsetDefault->set_domain("");
     opsetDefault->set_version(kOpset);

@@ -2,7 +2,7 @@
 // found in the top-level directory of this distribution.
 #pragma once
 
-// ONNX export of an SFNet (doc/onnx_ops.md, "The SFNet inference graph").
+// ONNX export of an SFNet (modules/semflow/doc/onnx_ops.md, "The SFNet inference graph").
 // Includes the ONNX protobuf headers and LibTorch: trainer sources only.
 
 #include "model.hpp"
@@ -14,7 +14,7 @@
 namespace sfnet
 {
 
-/// Domain of the custom operators (doc/onnx_ops.md).
+/// Domain of the custom operators (modules/semflow/doc/onnx_ops.md).
 extern const char* const kSemflowOnnxDomain;
 
 /** @brief How the graph is written. */

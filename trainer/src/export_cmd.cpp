@@ -21,7 +21,7 @@ const char* const kUsage =
     "usage: sfnet export --checkpoint CKPT.pt --output MODEL.onnx [options]\n"
     "       sfnet export --backbone NAME --random-init [--seed N] --output MODEL.onnx [options]\n"
     "\n"
-    "Writes the SFNet inference graph (doc/onnx_ops.md) for cv::SemanticFlow / cv::dnn.\n"
+    "Writes the SFNet inference graph (modules/semflow/doc/onnx_ops.md) for cv::SemanticFlow / cv::dnn.\n"
     "\n"
     "  --checkpoint PATH   a checkpoint written by `sfnet train` or `sfnet import`\n"
     "  --output PATH       the ONNX file to write (written atomically)\n"

@@ -284,7 +284,7 @@ SFNetImpl::Output SFNetImpl::forward(const torch::Tensor& source, const torch::T
 }
 
 // ---------------------------------------------------------------------------------------
-// Operators (doc/onnx_ops.md)
+// Operators (modules/semflow/doc/onnx_ops.md)
 
 torch::Tensor correlation(const torch::Tensor& fs, const torch::Tensor& ft, bool normalize,
                           bool relu)

@@ -4,7 +4,7 @@
 
 // SFNet in LibTorch: backbones, adaptation layers, correlation, kernel soft argmax,
 // checkpoints. Includes LibTorch: include it from trainer sources only.
-// The maths is normative in doc/onnx_ops.md; the export (export.hpp) writes the same
+// The maths is normative in modules/semflow/doc/onnx_ops.md; the export (export.hpp) writes the same
 // network as ONNX, and the tests pin the two to each other.
 
 #include <torch/torch.h>
@@ -160,7 +160,7 @@ private:
 };
 TORCH_MODULE(SFNet);
 
-/** @brief Dense cosine correlation (doc/onnx_ops.md, Correlation with normalize=relu=1).
+/** @brief Dense cosine correlation (modules/semflow/doc/onnx_ops.md, Correlation with normalize=relu=1).
 
 @param fs source features [N,C,Hs,Ws]
 @param ft target features [N,C,Ht,Wt]
@@ -169,7 +169,7 @@ TORCH_MODULE(SFNet);
 torch::Tensor correlation(const torch::Tensor& fs, const torch::Tensor& ft,
                           bool normalize = true, bool relu = true);
 
-/** @brief Kernel soft argmax (doc/onnx_ops.md, KernelSoftArgmax).
+/** @brief Kernel soft argmax (modules/semflow/doc/onnx_ops.md, KernelSoftArgmax).
 
 @param corr [N,Ht*Wt,Hs,Ws]
 @param ht, wt target grid size

@@ -1,7 +1,7 @@
 // This file is part of semflow. It is subject to the license terms in the LICENSE file
 // found in the top-level directory of this distribution.
 
-// ONNX export: the graph contract of doc/onnx_ops.md, onnx::checker, and parity of the
+// ONNX export: the graph contract of modules/semflow/doc/onnx_ops.md, onnx::checker, and parity of the
 // exported file run by OpenCV DNN (with the semflow layers) against the LibTorch model.
 
 #include "commands.hpp"

@@ -1,7 +1,7 @@
 // This file is part of semflow. It is subject to the license terms in the LICENSE file
 // found in the top-level directory of this distribution.
 
-// The LibTorch model: operators against naive loops over doc/onnx_ops.md and against the
+// The LibTorch model: operators against naive loops over modules/semflow/doc/onnx_ops.md and against the
 // OpenCV kernels, parameter layout against torchvision, gradients, checkpoints.
 
 #include "model.hpp"
@@ -21,7 +21,7 @@ namespace
 using namespace sfnet;
 using namespace sfnet_test;
 
-// ---- naive references (double precision, straight from doc/onnx_ops.md) ------------------
+// ---- naive references (double precision, straight from modules/semflow/doc/onnx_ops.md) ------------------
 
 torch::Tensor naiveCorrelation(const torch::Tensor& fsIn, const torch::Tensor& ftIn, bool normalize,
                                bool relu)

@@ -310,9 +310,12 @@ PCKResult evaluateBenchmark(const std::vector<KeypointPair>& pairs, const FlowFu
     if (!computeFlow)
         CV_Error(Error::StsBadArg, "evaluateBenchmark needs a flow function");
 #ifndef HAVE_OPENCV_IMGCODECS
+    CV_UNUSED(pairs);
+    CV_UNUSED(dataset);
+    CV_UNUSED(progress);
     CV_Error(Error::StsNotImplemented, "evaluateBenchmark reads images and needs OpenCV built with imgcodecs; "
                                        "compute the flows yourself and call computePCK()");
-#endif
+#else
     std::vector<PairPCK> results;
     const int total = (int)pairs.size();
     for (int i = 0; i < total; ++i)
@@ -344,6 +347,7 @@ PCKResult evaluateBenchmark(const std::vector<KeypointPair>& pairs, const FlowFu
             progress(i + 1, total);
     }
     return summarizePCK(results, protocol, dataset);
+#endif
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #ifndef OPENCV_SEMFLOW_PRECOMP_HPP
 #define OPENCV_SEMFLOW_PRECOMP_HPP
 
+#include "opencv2/opencv_modules.hpp"  // HAVE_OPENCV_IMGCODECS where this OpenCV has imgcodecs
 #include "opencv2/core.hpp"
 #include "opencv2/core/utility.hpp"
 #include "opencv2/imgproc.hpp"

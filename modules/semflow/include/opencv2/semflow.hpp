@@ -10,7 +10,7 @@
 
 Dense semantic flow between two images of *different* instances of one object
 category (two cats, two cars), after Lee et al., "SFNet: Learning Object-aware
-Semantic Correspondence", CVPR 2019.
+Semantic Correspondence", CVPR 2019 @cite Lee2019SFNet.
 
 The module has three parts:
 - two custom cv::dnn layers, `org.opencv.semflow.Correlation` and
@@ -18,7 +18,11 @@ The module has three parts:
   so that SFNet ONNX graphs load with cv::dnn::readNetFromONNX;
 - cv::SemanticFlow, a cv::DenseOpticalFlow that runs such a model on two images;
 - flow utilities (warping, keypoint transfer, visualisation) and the loaders and
-  PCK metric of the public benchmarks (PF-PASCAL, PF-WILLOW, SPair-71k).
+  PCK metric of the public benchmarks (PF-PASCAL and PF-WILLOW @cite Ham2016ProposalFlow,
+  SPair-71k @cite Min2019SPair).
+
+The operators and the graph a model must follow are specified in @ref semflow_onnx_ops
+(`modules/semflow/doc/onnx_ops.md`).
 */
 
 #include "opencv2/semflow/benchmark.hpp"

@@ -20,7 +20,8 @@ the layer types OpenCV's ONNX importer creates for nodes of domain
 `org.opencv.semflow`. Call it before cv::dnn::readNetFromONNX (the importer
 instantiates layers while it reads the file). Safe to call any number of times
 from any number of threads; registration happens once. cv::SemanticFlow calls it
-itself. See doc/onnx_ops.md for the normative operator specification.
+itself. See @ref semflow_onnx_ops (`modules/semflow/doc/onnx_ops.md`) for the normative
+operator specification, and @cite Lee2019SFNet for the method.
 */
 CV_EXPORTS_W void registerLayers();
 

@@ -17,8 +17,9 @@ namespace cv {
 /** @brief Dense semantic flow (SFNet) between two images of the same object category.
 
 A cv::DenseOpticalFlow whose flow field matches *semantically* corresponding pixels of two
-images of different object instances (two cats, two cars), computed by an SFNet ONNX model
-(see doc/onnx_ops.md, "The SFNet inference graph") with OpenCV DNN.
+images of different object instances (two cats, two cars), computed by an SFNet
+@cite Lee2019SFNet ONNX model (see @ref semflow_onnx_ops, `modules/semflow/doc/onnx_ops.md`,
+"The SFNet inference graph") with OpenCV DNN.
 
 **Flow convention** (the one of cv::DenseOpticalFlow): `flow` is CV_32FC2 at the size of the
 first image, in pixels, channel 0 = dx, channel 1 = dy, and `source(p)` corresponds to

@@ -6,8 +6,12 @@
 // picture, the source warped into the target's frame, a match picture and an overview, and
 // prints the time per pair.
 //
-//   ./build/samples/semflow_demo                       # bundled pair and model, run from the repo root
+//   ./build/samples/semflow_demo                       # bundled pair and model
 //   ./build/samples/semflow_demo cat1.jpg cat2.jpg --model=sfnet_resnet101.onnx --out=out
+//
+// Built as semflow_demo by the repository's standalone build, as example_semflow_demo in an
+// OpenCV source tree. Defaults are found with cv::samples::findFile (the bundled data of the
+// standalone build, or OPENCV_SAMPLES_DATA_PATH/semflow/).
 
 #include <chrono>
 #include <cstdio>
@@ -22,6 +26,7 @@
 #include "opencv2/imgproc.hpp"
 #include "opencv2/semflow.hpp"
 #include "opencv2/video/tracking.hpp"
+#include "semflow_sample_utils.hpp"
 
 using namespace cv;
 
@@ -29,9 +34,9 @@ namespace {
 
 const char* const kKeys =
     "{help h      |                                   | print this help }"
-    "{@source     | test_data/demo/source.png         | source image }"
-    "{@target     | test_data/demo/target.png         | target image }"
-    "{model m     | test_data/models/semflow_tiny.onnx| SFNet ONNX model (sfnet export) }"
+    "{@source     | demo/source.png                   | source image }"
+    "{@target     | demo/target.png                   | target image }"
+    "{model m     | models/semflow_tiny.onnx          | SFNet ONNX model (sfnet export) }"
     "{out o       | semflow_out                       | output directory (created if needed) }"
     "{size        | 320                               | network input side (multiple of 32) }"
     "{nopad       |                                   | skip SFNet's 16-px border protocol }"
@@ -88,8 +93,11 @@ int main(int argc, char** argv)
         parser.printMessage();
         return 0;
     }
-    const std::string sourcePath = parser.get<std::string>("@source"), targetPath = parser.get<std::string>("@target");
-    const std::string modelPath = parser.get<std::string>("model"), outDir = parser.get<std::string>("out");
+    semflow_samples::addBundledDataSearchPaths();
+    const std::string sourcePath = semflow_samples::findData(parser.get<std::string>("@source"));
+    const std::string targetPath = semflow_samples::findData(parser.get<std::string>("@target"));
+    const std::string modelPath = semflow_samples::findData(parser.get<std::string>("model"));
+    const std::string outDir = parser.get<std::string>("out");
     const int size = parser.get<int>("size"), runs = parser.get<int>("runs"), step = parser.get<int>("step");
     const float beta = parser.get<float>("beta"), sigma = parser.get<float>("sigma");
     const std::string backendName = parser.get<std::string>("backend");
@@ -117,18 +125,10 @@ int main(int argc, char** argv)
     {
         // OpenCV's ONNX importer warns once per custom node it hands to our layers; those
         // warnings are expected, so loading runs quietly. Backend fallbacks still log.
-        const utils::logging::LogLevel level = utils::logging::getLogLevel();
-        utils::logging::setLogLevel(utils::logging::LOG_LEVEL_ERROR);
-        try
         {
+            semflow_samples::ScopedLogLevel quiet(utils::logging::LOG_LEVEL_ERROR);
             sf = SemanticFlow::create(modelPath, Size(size, size), !parser.has("nopad"), beta, sigma);
         }
-        catch (...)
-        {
-            utils::logging::setLogLevel(level);
-            throw;
-        }
-        utils::logging::setLogLevel(level);
         if (backendName == "cuda")
             sf->setPreferableBackend(dnn::DNN_BACKEND_CUDA);  // pairs DNN_TARGET_CUDA implicitly
     }

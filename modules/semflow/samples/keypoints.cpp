@@ -7,10 +7,13 @@
 //
 //   ./build/samples/semflow_keypoints                   # bundled pair, points on its animal
 //   ./build/samples/semflow_keypoints a.jpg b.jpg --points="120,80;200,95" --model=m.onnx
+//
+// Built as semflow_keypoints by the repository's standalone build, as example_semflow_keypoints
+// in an OpenCV source tree. Defaults are found with cv::samples::findFile (the bundled data of
+// the standalone build, or OPENCV_SAMPLES_DATA_PATH/semflow/).
 
 #include <cstdio>
 #include <iostream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +22,7 @@
 #include "opencv2/imgcodecs.hpp"
 #include "opencv2/imgproc.hpp"
 #include "opencv2/semflow.hpp"
+#include "semflow_sample_utils.hpp"
 
 using namespace cv;
 
@@ -26,33 +30,17 @@ namespace {
 
 const char* const kKeys =
     "{help h  |                                    | print this help }"
-    "{@source | test_data/demo/source.png          | source image (the annotated one) }"
-    "{@target | test_data/demo/target.png          | target image }"
-    "{model m | test_data/models/semflow_tiny.onnx | SFNet ONNX model }"
+    "{@source | demo/source.png                    | source image (the annotated one) }"
+    "{@target | demo/target.png                    | target image }"
+    "{model m | models/semflow_tiny.onnx           | SFNet ONNX model }"
     "{points p|                                    | source points 'x,y;x,y;...' (default: the bundled source's parts) }"
     "{out o   | semflow_keypoints.png              | output picture }";
 
-// Parts of the animal in the bundled test_data/demo/source.png (from make_demo_images.cpp).
+// Parts of the animal in the bundled demo/source.png (from make_demo_images.cpp).
 const std::vector<std::pair<std::string, Point2f>> kDemoPoints = {
     {"nose", Point2f(281, 89)},      {"eye", Point2f(250, 76)},        {"left ear", Point2f(217, 38)},
     {"right ear", Point2f(265, 35)}, {"tail tip", Point2f(31, 85)},    {"front foot", Point2f(211, 214)},
     {"back foot", Point2f(102, 222)}, {"body", Point2f(150, 140)}};
-
-bool parsePoints(const std::string& text, std::vector<Point2f>& pts)
-{
-    std::stringstream ss(text);
-    std::string item;
-    while (std::getline(ss, item, ';'))
-    {
-        float x, y;
-        char comma;
-        std::stringstream is(item);
-        if (!(is >> x >> comma >> y) || comma != ',')
-            return false;
-        pts.push_back(Point2f(x, y));
-    }
-    return !pts.empty();
-}
 
 }  // namespace
 
@@ -65,8 +53,11 @@ int main(int argc, char** argv)
         parser.printMessage();
         return 0;
     }
-    const std::string sourcePath = parser.get<std::string>("@source"), targetPath = parser.get<std::string>("@target");
-    const std::string modelPath = parser.get<std::string>("model"), outPath = parser.get<std::string>("out");
+    semflow_samples::addBundledDataSearchPaths();
+    const std::string sourcePath = semflow_samples::findData(parser.get<std::string>("@source"));
+    const std::string targetPath = semflow_samples::findData(parser.get<std::string>("@target"));
+    const std::string modelPath = semflow_samples::findData(parser.get<std::string>("model"));
+    const std::string outPath = parser.get<std::string>("out");
     const std::string pointText = parser.get<std::string>("points");
     if (!parser.check())
     {
@@ -81,10 +72,14 @@ int main(int argc, char** argv)
             names.push_back(np.first);
             points.push_back(np.second);
         }
-    else if (!parsePoints(pointText, points))
+    else
     {
-        std::cerr << "error: --points must look like 'x,y;x,y', got '" << pointText << "'\n";
-        return 2;
+        std::string why;
+        if (!semflow_samples::parsePointList(pointText, points, why))
+        {
+            std::cerr << "error: --points must look like 'x,y;x,y', got '" << pointText << "': " << why << "\n";
+            return 2;
+        }
     }
     names.resize(points.size());
 
@@ -106,9 +101,13 @@ int main(int argc, char** argv)
     std::vector<Point2f> transferred;
     try
     {
-        utils::logging::setLogLevel(utils::logging::LOG_LEVEL_ERROR);  // importer chatter
-        Ptr<SemanticFlow> sf = SemanticFlow::create(modelPath);
-        utils::logging::setLogLevel(utils::logging::LOG_LEVEL_WARNING);
+        Ptr<SemanticFlow> sf;
+        {
+            // The importer warns once per custom node it hands to our layers: expected, so quiet.
+            semflow_samples::ScopedLogLevel quiet(utils::logging::LOG_LEVEL_ERROR);
+            sf = SemanticFlow::create(modelPath);
+        }
+        CV_LOG_INFO(NULL, "semflow_keypoints: loaded " << modelPath);
         Mat flow;
         sf->calc(source, target, flow);
         semflow::transferKeypoints(points, flow, transferred);

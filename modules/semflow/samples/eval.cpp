@@ -8,19 +8,21 @@
 //   semflow_eval --dataset pf-pascal --root data/PF_Pascal --model sfnet_resnet101.onnx
 //   semflow_eval --dataset spair --root data/SPair-71k --flow identity --limit 100
 //
-// See doc/evaluation.md for the datasets and the published numbers this reproduces.
+// See doc/evaluation.md for the datasets and the published numbers this reproduces. Built as
+// semflow_eval by the repository's standalone build, as example_semflow_eval in an OpenCV tree.
 
 #include "opencv2/core.hpp"
+#include "opencv2/core/utils/filesystem.hpp"
 #include "opencv2/imgcodecs.hpp"
 #include "opencv2/imgproc.hpp"
 #include "opencv2/semflow/benchmark.hpp"
 #include "opencv2/semflow/semantic_flow.hpp"
+#include "semflow_sample_utils.hpp"
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -56,6 +58,20 @@ struct Options
     int limit = -1, worst = 0, inputSize = 320;
     bool padBorder = true;
 };
+
+// The last path component, and its extension with the dot ("" when it has none).
+std::string fileName(const std::string& path)
+{
+    const size_t slash = path.find_last_of("/\\");
+    return slash == std::string::npos ? path : path.substr(slash + 1);
+}
+
+std::string extension(const std::string& path)
+{
+    const std::string name = fileName(path);
+    const size_t dot = name.find_last_of('.');
+    return dot == std::string::npos || dot == 0 ? std::string() : name.substr(dot);
+}
 
 [[noreturn]] void usageError(const std::string& msg)
 {
@@ -146,7 +162,7 @@ Options parseArgs(int argc, char** argv)
         usageError("--backend expects opencv or cuda, got '" + o.backend + "'");
     if (!o.output.empty())
     {
-        std::string ext = std::filesystem::path(o.output).extension().string();
+        const std::string ext = extension(o.output);
         if (ext != ".json" && ext != ".csv")
             usageError("--output must end in .json or .csv, got '" + o.output + "'");
     }
@@ -182,11 +198,13 @@ private:
 };
 
 // Source and target side by side; in the image where the error is measured, ground truth in
-// green, prediction in red, joined by a line; the keypoints that were moved in blue.
+// green, prediction in red, joined by a line; the keypoints that were moved in blue. The images
+// are read as stored, like the annotations (no EXIF rotation).
 void drawPair(const cv::semflow::PairPCK& p, const cv::semflow::KeypointPair& pair,
               const cv::semflow::PCKProtocol& proto, const std::string& path)
 {
-    cv::Mat src = cv::imread(pair.sourceImage, cv::IMREAD_COLOR), trg = cv::imread(pair.targetImage, cv::IMREAD_COLOR);
+    const cv::Mat src = semflow_samples::readImageAsStored(pair.sourceImage);
+    const cv::Mat trg = semflow_samples::readImageAsStored(pair.targetImage);
     if (src.empty() || trg.empty())
         return;
     cv::Mat canvas(std::max(src.rows, trg.rows), src.cols + trg.cols, CV_8UC3, cv::Scalar::all(0));
@@ -245,7 +263,7 @@ int main(int argc, char** argv)
                                              -1.f, cuda ? cv::dnn::DNN_BACKEND_CUDA : cv::dnn::DNN_BACKEND_OPENCV,
                                              cuda ? cv::dnn::DNN_TARGET_CUDA : cv::dnn::DNN_TARGET_CPU);
             computeFlow = [&model](const cv::Mat& from, const cv::Mat& to, cv::Mat& flow) { model->calc(from, to, flow); };
-            method = "model " + std::filesystem::path(opt.model).filename().string() + " at " +
+            method = "model " + fileName(opt.model) + " at " +
                      std::to_string(opt.inputSize) + "x" + std::to_string(opt.inputSize) +
                      (opt.padBorder ? " (SFNet border protocol)" : " (no border padding)");
         }
@@ -276,7 +294,7 @@ int main(int argc, char** argv)
 
         if (!opt.output.empty())
         {
-            const bool json = std::filesystem::path(opt.output).extension() == ".json";
+            const bool json = extension(opt.output) == ".json";
             std::ofstream out(opt.output);
             out << (json ? result.toJSON() : result.toCSV());
             if (!out)
@@ -286,19 +304,20 @@ int main(int argc, char** argv)
 
         if (opt.worst > 0)
         {
-            std::filesystem::create_directories(opt.worstDir);
+            if (!cv::utils::fs::createDirectories(opt.worstDir))
+                CV_Error(cv::Error::StsError, "cannot create the folder '" + opt.worstDir + "'");
             std::vector<const cv::semflow::PairPCK*> scored;
             for (const cv::semflow::PairPCK& p : result.pairs)
                 if (p.numKeypoints > 0)
                     scored.push_back(&p);
             // Worst = lowest PCK at the largest alpha, then at the smallest, then the largest mean error.
-            auto meanErr = [](const cv::semflow::PairPCK* p) {
+            auto meanErr = [](const cv::semflow::PairPCK* p) -> double {
                 double s = 0;
                 for (double e : p->normalizedErrors) s += e;
                 return s / std::max<size_t>(1, p->normalizedErrors.size());
             };
             const size_t last = proto.alphas.size() - 1;
-            std::stable_sort(scored.begin(), scored.end(), [&](const cv::semflow::PairPCK* a, const cv::semflow::PairPCK* b) {
+            std::stable_sort(scored.begin(), scored.end(), [&](const cv::semflow::PairPCK* a, const cv::semflow::PairPCK* b) -> bool {
                 if (a->pck(last) != b->pck(last)) return a->pck(last) < b->pck(last);
                 if (a->pck(0) != b->pck(0)) return a->pck(0) < b->pck(0);
                 return meanErr(a) > meanErr(b);
@@ -308,7 +327,7 @@ int main(int argc, char** argv)
             {
                 char name[64];
                 std::snprintf(name, sizeof(name), "worst_%02d_pair%05d.jpg", (int)i + 1, scored[i]->index);
-                drawPair(*scored[i], pairs[scored[i]->index], proto, (std::filesystem::path(opt.worstDir) / name).string());
+                drawPair(*scored[i], pairs[scored[i]->index], proto, cv::utils::fs::join(opt.worstDir, name));
             }
             std::cerr << "semflow_eval: drew the " << n << " worst pairs in " << opt.worstDir << "\n";
         }
