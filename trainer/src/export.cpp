@@ -298,16 +298,20 @@ public:
         return unary("Relu", add(y, shortcut, p + ".add"), p + ".out");
     }
 
-    // ReLU6 as opset-11 Clip with constant min/max inputs (OpenCV maps it to ReLU6).
+    // ReLU6 as Relu(x) - Relu(x - 6). Not Clip: OpenCV 4.6's importer takes Clip's bounds only
+    // as the attributes of opset < 11, and opset 11 has them as inputs. Exact for x <= 12
+    // (Sterbenz: x - 6 is exact there); above, off by at most half an ulp of x.
     std::string relu6(const std::string& x, const std::string& out)
     {
-        if (!haveRelu6Bounds_)
+        if (!haveRelu6Shift_)
         {
-            initializer("relu6.min", torch::zeros({}, torch::kFloat));
-            initializer("relu6.max", torch::full({}, 6.0f, torch::kFloat));
-            haveRelu6Bounds_ = true;
+            // Shape [1]: OpenCV turns an Add of a one-element constant into a Power layer.
+            constant("relu6.shift", {-6.f}, {1});
+            haveRelu6Shift_ = true;
         }
-        node("Clip", {x, "relu6.min", "relu6.max"}, {out});
+        const std::string r = unary("Relu", x, out + ".relu");
+        const std::string shifted = unary("Relu", add(x, "relu6.shift", out + ".minus6"), out + ".above6");
+        node("Sub", {r, shifted}, {out});
         return out;
     }
 
@@ -353,7 +357,7 @@ public:
 private:
     onnx::GraphProto* g_;
     bool fold_;
-    bool haveRelu6Bounds_ = false;
+    bool haveRelu6Shift_ = false;
 };
 }  // namespace
 

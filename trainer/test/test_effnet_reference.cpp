@@ -82,6 +82,71 @@ torch::Tensor readFloats(const std::string& path, at::IntArrayRef shape)
     return t;
 }
 
+// ---- without the packages: structure and padding ------------------------------------------
+
+TEST(EfficientNetLite, samePaddingIsTensorFlowsRule)
+{
+    // out = ceil(in / s), total = (out - 1) * s + k - in, the odd cell after.
+    EXPECT_EQ(samePadding(320, 3, 2), std::make_pair(int64_t(0), int64_t(1)));
+    EXPECT_EQ(samePadding(40, 5, 2), std::make_pair(int64_t(1), int64_t(2)));
+    EXPECT_EQ(samePadding(15, 5, 2), std::make_pair(int64_t(2), int64_t(2)));
+    EXPECT_EQ(samePadding(15, 3, 2), std::make_pair(int64_t(1), int64_t(1)));
+    EXPECT_EQ(samePadding(20, 5, 1), std::make_pair(int64_t(2), int64_t(2)));
+    EXPECT_EQ(samePadding(20, 1, 1), std::make_pair(int64_t(0), int64_t(0)));
+}
+
+TEST(EfficientNetLite, levelsAndParameterNamesFollowThePackage)
+{
+    // Channel counts and block counts of efficientnet_lite_builder.py (lite0/1/2: width 1.0/1.0/1.1,
+    // depth 1.0/1.1/1.2; stem and last stage not scaled).
+    struct Case { const char* name; int64_t c3, c4, blocks, level3; };
+    for (const Case& c : {Case{"efficientnet_lite0", 112, 320, 16, 10}, Case{"efficientnet_lite1", 112, 320, 21, 14},
+                          Case{"efficientnet_lite2", 120, 352, 21, 14}})
+    {
+        SCOPED_TRACE(c.name);
+        EfficientNetLite net(c.name);
+        EXPECT_EQ(net->channels3, c.c3);
+        EXPECT_EQ(net->channels4, c.c4);
+        EXPECT_EQ(int64_t(net->blocks.size()), c.blocks);
+        EXPECT_EQ(net->level3Block, c.level3);
+        const auto params = net->named_parameters();
+        EXPECT_TRUE(params.contains("_conv_stem.weight"));
+        EXPECT_TRUE(params.contains("_blocks.0._depthwise_conv.weight"));
+        EXPECT_FALSE(params.contains("_blocks.0._expand_conv.weight")) << "expansion ratio 1: no expand conv";
+        EXPECT_TRUE(params.contains("_blocks.1._expand_conv.weight"));
+        EXPECT_EQ(params["_blocks.1._depthwise_conv.weight"].sizes(), (std::vector<int64_t>{96, 1, 3, 3}));
+        EXPECT_TRUE(net->named_buffers().contains("_blocks.1._bn0.running_var"));
+        const torch::Tensor x = torch::rand({1, 3, 64, 96});
+        torch::NoGradGuard noGrad;
+        net->eval();
+        const auto f = net->forward(x);
+        EXPECT_EQ(f.first.sizes(), (std::vector<int64_t>{1, c.c3, 4, 6}));
+        EXPECT_EQ(f.second.sizes(), (std::vector<int64_t>{1, c.c4, 2, 3}));
+    }
+    ModelConfig cfg;
+    cfg.backbone = "efficientnet_lite2";
+    SFNet model(cfg);
+    EXPECT_EQ(model->channels3(), 120);
+    EXPECT_EQ(model->channels4(), 352);
+    EXPECT_FALSE(model->resnet());
+    EXPECT_TRUE(model->named_parameters().contains("backbone._blocks.20._project_conv.weight"));
+    EXPECT_EQ(model->named_parameters()["adap_layer_feat3.conv1.0.weight"].sizes(),
+              (std::vector<int64_t>{120, 120, 5, 5}));
+}
+
+TEST(EfficientNetLite, identityAdaptationPassesFeaturesThrough)
+{
+    torch::manual_seed(3);
+    AdaptationLayer a(16, 5);
+    a->setIdentity();
+    a->eval();
+    const torch::Tensor x = torch::randn({2, 16, 6, 7});
+    torch::NoGradGuard noGrad;
+    EXPECT_TRUE(torch::equal(a->forward(x), x));
+}
+
+// ---- against the package's PyTorch code ------------------------------------------------------
+
 class EffnetReference : public ::testing::TestWithParam<std::string>
 {
 protected:
