@@ -207,8 +207,7 @@ ImportReport importTorchvisionBackbone(SFNet& model, const PthContents& weights,
         std::string names;
         for (const std::string& n : ignored)
             names += (names.empty() ? "" : ", ") + n;
-        r.notes.push_back("ignored " + std::to_string(ignored.size()) + " tensors: " + names +
-                          " (the ImageNet classifier" + (lite ? " and its head" : "") +
+        r.notes.push_back("ignored " + names + " (the ImageNet classifier" + (lite ? " and its head" : "") +
                           "; SFNet does not use it)");
     }
     return r;

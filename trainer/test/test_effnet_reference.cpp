@@ -145,6 +145,84 @@ TEST(EfficientNetLite, identityAdaptationPassesFeaturesThrough)
     EXPECT_TRUE(torch::equal(a->forward(x), x));
 }
 
+// A state dict in the package's layout, made from a backbone's own tensors (+ the head and
+// classifier the package's files also hold), as readPth() would return it.
+PthContents stateDictOf(torch::nn::Module& backbone)
+{
+    PthContents c;
+    auto add = [&](const std::string& name, const torch::Tensor& t) {
+        NamedArray a;
+        a.name = name;
+        a.shape = t.sizes().vec();
+        const torch::Tensor ct = t.contiguous();
+        if (t.is_floating_point())
+        {
+            a.dtype = PthDType::Float32;
+            a.f32.assign(ct.data_ptr<float>(), ct.data_ptr<float>() + ct.numel());
+        }
+        else
+        {
+            a.dtype = PthDType::Int64;
+            a.i64.assign(ct.data_ptr<int64_t>(), ct.data_ptr<int64_t>() + ct.numel());
+        }
+        c.tensors.push_back(a);
+    };
+    for (const auto& p : backbone.named_parameters())
+        add(p.key(), p.value().detach());
+    for (const auto& b : backbone.named_buffers())
+        add(b.key(), b.value());
+    add("_conv_head.weight", torch::zeros({1280, 320, 1, 1}));
+    add("_bn1.weight", torch::ones({1280}));
+    add("_fc.weight", torch::zeros({1000, 1280}));
+    add("_fc.bias", torch::zeros({1000}));
+    return c;
+}
+
+TEST(EfficientNetLite, importChecksKeysAndShapesAndNamesTheOffendingKey)
+{
+    torch::manual_seed(5);
+    EfficientNetLite source("efficientnet_lite0");
+    randomizeBatchNorm(*source);
+    const PthContents file = stateDictOf(*source);
+
+    ModelConfig cfg;
+    cfg.backbone = "efficientnet_lite0";
+    SFNet model(cfg);
+    const ImportReport r = importTorchvisionBackbone(model, file, "lite0.pth");
+    EXPECT_EQ(r.loaded, file.tensors.size() - 4);
+    EXPECT_TRUE(torch::equal(model->efficientNet()->blocks[7]->depthwiseConv->weight,
+                             source->blocks[7]->depthwiseConv->weight));
+    EXPECT_TRUE(torch::equal(model->efficientNet()->bn0->running_var, source->bn0->running_var));
+    std::string notes;
+    for (const std::string& n : r.notes)
+        notes += n + "\n";
+    EXPECT_NE(notes.find("_conv_head.weight"), std::string::npos) << notes;
+    EXPECT_NE(notes.find("_fc.bias"), std::string::npos) << notes;
+
+    // lite0's file into a lite2 model: wrong widths and missing blocks, each named.
+    ModelConfig cfg2;
+    cfg2.backbone = "efficientnet_lite2";
+    SFNet lite2(cfg2);
+    const torch::Tensor before = lite2->efficientNet()->convStem->weight.clone();
+    try
+    {
+        importTorchvisionBackbone(lite2, file, "lite0.pth");
+        FAIL() << "expected an exception";
+    }
+    catch (const std::runtime_error& e)
+    {
+        const std::string msg = e.what();
+        EXPECT_NE(msg.find("missing keys"), std::string::npos) << msg;
+        EXPECT_NE(msg.find("_blocks.16._expand_conv.weight [1248, 208, 1, 1]"), std::string::npos) << msg;
+        // lite0's block 3 opens its 5x5 stage; lite2's block 3 is still in the 3x3 one.
+        EXPECT_NE(msg.find("_blocks.3._depthwise_conv.weight: the file has [144, 1, 5, 5], the model needs "
+                           "[144, 1, 3, 3]"),
+                  std::string::npos)
+            << msg;
+    }
+    EXPECT_TRUE(torch::equal(before, lite2->efficientNet()->convStem->weight)) << "a failed import changes nothing";
+}
+
 // ---- against the package's PyTorch code ------------------------------------------------------
 
 class EffnetReference : public ::testing::TestWithParam<std::string>
