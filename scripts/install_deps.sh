@@ -11,6 +11,11 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas0-pthread
   python3
+  # EfficientNet-Lite: the import's reference test runs the PyPI model code on Debian's torch
+  # (scripts/setup_effnet.sh makes the venv).
+  python3-torch python3-venv
+  # Real photographs for the demo and the accuracy tests (evaluation only, never training).
+  darknet python3-skimage
 )
 
 SUDO=""

@@ -1,13 +1,43 @@
 #!/usr/bin/env bash
 # The demo from a fresh Debian 12 machine: installs the dependencies, builds the OpenCV
-# module and the samples (LibTorch is not needed for this), and runs semflow_demo on the
-# bundled image pair with the bundled model. Pictures land in out/demo/.
-# Extra arguments go to semflow_demo (try --help).
+# module and the samples (LibTorch is not needed for this), and runs semflow_demo with the
+# default model (test_data/models/semflow_effnet_lite0.onnx, ImageNet EfficientNet-Lite0) on
+# two real photographs of different horses from Debian's darknet package. Pictures land in
+# out/demo/.
+#
+#   scripts/run_demo.sh                         the two horses
+#   scripts/run_demo.sh SOURCE.jpg TARGET.jpg   your own pair (same category, e.g. two dogs)
+#   scripts/run_demo.sh --cartoon               the bundled cartoon pair with the tiny model
+# Other arguments go to semflow_demo (try --help), e.g. --model=... or --out=...
 set -euo pipefail
 cd "$(dirname "$0")/.."
+start=$(date +%s)
 
 ./scripts/install_deps.sh
 cmake -S . -B build-demo -G Ninja -DCMAKE_BUILD_TYPE=Release \
   -DSEMFLOW_BUILD_TRAINER=OFF -DSEMFLOW_BUILD_TESTS=OFF -DSEMFLOW_BUILD_BENCHMARKS=OFF
 cmake --build build-demo --target semflow_demo semflow_keypoints
-./build-demo/samples/semflow_demo --out=out/demo "$@"
+
+args=() positional=0 model=0 out=0 cartoon=0
+for a in "$@"; do
+  case "$a" in
+    --cartoon) cartoon=1; continue ;;
+    --model=*|-m=*) model=1 ;;
+    --out=*|-o=*) out=1 ;;
+    -*) ;;
+    *) positional=$((positional + 1)) ;;
+  esac
+  args+=("$a")
+done
+if [ "$cartoon" -eq 1 ]; then
+  [ "$model" -eq 1 ] || args+=("--model=test_data/models/semflow_tiny.onnx")
+else
+  [ "$model" -eq 1 ] || args+=("--model=test_data/models/semflow_effnet_lite0.onnx")
+  if [ "$positional" -eq 0 ]; then
+    args=(/usr/share/darknet/data/horses.jpg /usr/share/darknet/data/person.jpg "${args[@]}")
+  fi
+fi
+[ "$out" -eq 1 ] || args+=("--out=out/demo")
+echo "run_demo: semflow_demo ${args[*]}"
+./build-demo/samples/semflow_demo "${args[@]}"
+echo "run_demo: done in $(( $(date +%s) - start )) s"

@@ -226,15 +226,17 @@ public:
 
     // Conv (+ BatchNorm, folded or as its own node). `convName`/`bnName` are the PyTorch
     // module paths, used to name initializers and node outputs.
+    // `pads` is ONNX's [top, left, bottom, right]; empty: k/2 on every side, which is what
+    // every ResNet and adaptation convolution uses (7x7: 3, 5x5: 2, 3x3: 1, 1x1: 0).
     std::string convBn(const std::string& x, torch::nn::Conv2dImpl& conv,
                        torch::nn::BatchNorm2dImpl* bn, const std::string& convName,
-                       const std::string& bnName)
+                       const std::string& bnName, std::vector<int64_t> pads = {})
     {
         const torch::Tensor w = conv.weight.detach();
         const int64_t k = w.size(2);
         const int64_t stride = (*conv.options.stride())[0];
-        // Every convolution of SFNet pads by k/2 (7x7: 3, 5x5: 2, 3x3: 1, 1x1: 0).
-        const int64_t pad = k / 2;
+        if (pads.empty())
+            pads.assign(4, k / 2);
         std::vector<std::string> inputs = {x};
         std::string out = convName;
         if (bn && fold_)
@@ -263,9 +265,9 @@ public:
         // OpenCV's importer needs kernel_shape even though ONNX can infer it from W.
         attr(n, "kernel_shape", std::vector<int64_t>{k, w.size(3)});
         attr(n, "strides", std::vector<int64_t>{stride, stride});
-        attr(n, "pads", std::vector<int64_t>{pad, pad, pad, pad});
+        attr(n, "pads", pads);
         attr(n, "dilations", std::vector<int64_t>{1, 1});
-        attr(n, "group", static_cast<int64_t>(1));
+        attr(n, "group", static_cast<int64_t>(conv.options.groups()));
         if (!bn || fold_)
             return out;
 
@@ -296,6 +298,45 @@ public:
         return unary("Relu", add(y, shortcut, p + ".add"), p + ".out");
     }
 
+    // ReLU6 as Relu(x) - Relu(x - 6). Not Clip: OpenCV 4.6's importer takes Clip's bounds only
+    // as the attributes of opset < 11, and opset 11 has them as inputs. Exact for x <= 12
+    // (Sterbenz: x - 6 is exact there); above, off by at most half an ulp of x.
+    std::string relu6(const std::string& x, const std::string& out)
+    {
+        if (!haveRelu6Shift_)
+        {
+            // Shape [1]: OpenCV turns an Add of a one-element constant into a Power layer.
+            constant("relu6.shift", {-6.f}, {1});
+            haveRelu6Shift_ = true;
+        }
+        const std::string r = unary("Relu", x, out + ".relu");
+        const std::string shifted = unary("Relu", add(x, "relu6.shift", out + ".minus6"), out + ".above6");
+        node("Sub", {r, shifted}, {out});
+        return out;
+    }
+
+    // TensorFlow "SAME" pads of a stride-s convolution for input sides that are multiples of
+    // 2s (every EfficientNet convolution sees an even side when H and W are multiples of 32):
+    // then the total k - s is the same for every such size, so constant pads serve all of them.
+    static std::vector<int64_t> samePads(int64_t k, int64_t s)
+    {
+        const auto p = samePadding(2 * s * 8, k, s);  // any multiple of 2s gives the same pads
+        return {p.first, p.first, p.second, p.second};
+    }
+
+    std::string mbconv(const std::string& x, MBConvBlockImpl& b, const std::string& p)
+    {
+        std::string y = x;
+        if (b.expandConv)
+            y = relu6(convBn(y, *b.expandConv, b.bn0.get(), p + "._expand_conv", p + "._bn0"),
+                      p + ".relu0");
+        y = relu6(convBn(y, *b.depthwiseConv, b.bn1.get(), p + "._depthwise_conv", p + "._bn1",
+                         samePads(b.kernel, b.stride)),
+                  p + ".relu1");
+        y = convBn(y, *b.projectConv, b.bn2.get(), p + "._project_conv", p + "._bn2");
+        return b.skip ? add(y, x, p + ".add") : y;
+    }
+
     std::string adaptation(const std::string& x, AdaptationLayerImpl& a, const std::string& p)
     {
         std::string y = x;
@@ -316,6 +357,7 @@ public:
 private:
     onnx::GraphProto* g_;
     bool fold_;
+    bool haveRelu6Shift_ = false;
 };
 }  // namespace
 
@@ -330,8 +372,7 @@ onnx::ModelProto buildOnnxModel(SFNet& model, const ExportOptions& options)
     registerOnnxSchemas();
     torch::NoGradGuard noGrad;
     const ModelConfig& cfg = model->config();
-    ResNetImpl& net = *model->resnet();
-    const int64_t c3 = net.channels3, c4 = net.channels4;
+    const int64_t c3 = model->channels3(), c4 = model->channels4();
 
     onnx::ModelProto m;
     m.set_ir_version(kIrVersion);
@@ -373,34 +414,58 @@ onnx::ModelProto buildOnnxModel(SFNet& model, const ExportOptions& options)
     // Both images through the backbone as one batch of 2N.
     GraphBuilder::attr(b.node("Concat", {"source", "target"}, {"images"}), "axis",
                        static_cast<int64_t>(0));
-    // ImageNet mean/std as one BatchNormalization: (x - mean) / sqrt(var + eps) with
+    // The backbone's mean/std as one BatchNormalization: (x - mean) / sqrt(var + eps) with
     // var = std^2, eps = 0. OpenCV 4.6 turns Sub/Div by a [1,3,1,1] constant into a Scale layer
     // that fails a shape assertion at run time when the input's shape is symbolic.
+    const InputNormalization inNorm = inputNormalization(cfg.backbone);
+    std::vector<float> mean, var;
+    for (int c = 0; c < 3; ++c)
+    {
+        mean.push_back(static_cast<float>(inNorm.mean[c]));
+        var.push_back(static_cast<float>(inNorm.stdev[c] * inNorm.stdev[c]));
+    }
     onnx::NodeProto* norm = b.node(
         "BatchNormalization",
         {"images", b.constant("preprocess.scale", {1.f, 1.f, 1.f}, {3}),
-         b.constant("preprocess.bias", {0.f, 0.f, 0.f}, {3}),
-         b.constant("preprocess.mean", {0.485f, 0.456f, 0.406f}, {3}),
-         b.constant("preprocess.var", {0.229f * 0.229f, 0.224f * 0.224f, 0.225f * 0.225f}, {3})},
+         b.constant("preprocess.bias", {0.f, 0.f, 0.f}, {3}), b.constant("preprocess.mean", mean, {3}),
+         b.constant("preprocess.var", var, {3})},
         {"images_normalized"});
     GraphBuilder::attr(norm, "epsilon", 0.f);
 
-    std::string x = b.unary(
-        "Relu", b.convBn("images_normalized", *net.conv1, net.bn1.get(), "backbone.conv1", "backbone.bn1"),
-        "backbone.relu");
-    onnx::NodeProto* pool = b.node("MaxPool", {x}, {"backbone.maxpool"});
-    GraphBuilder::attr(pool, "kernel_shape", std::vector<int64_t>{3, 3});
-    GraphBuilder::attr(pool, "strides", std::vector<int64_t>{2, 2});
-    GraphBuilder::attr(pool, "pads", std::vector<int64_t>{1, 1, 1, 1});
-    x = "backbone.maxpool";
-    std::string f3;
-    for (size_t l = 0; l < net.layers.size(); ++l)
+    std::string x, f3;
+    if (model->resnet())
     {
-        for (size_t i = 0; i < net.layers[l].size(); ++i)
-            x = b.block(x, *net.layers[l][i],
-                        "backbone.layer" + std::to_string(l + 1) + "." + std::to_string(i));
-        if (l == 2)
-            f3 = x;
+        ResNetImpl& net = *model->resnet();
+        x = b.unary("Relu",
+                    b.convBn("images_normalized", *net.conv1, net.bn1.get(), "backbone.conv1", "backbone.bn1"),
+                    "backbone.relu");
+        onnx::NodeProto* pool = b.node("MaxPool", {x}, {"backbone.maxpool"});
+        GraphBuilder::attr(pool, "kernel_shape", std::vector<int64_t>{3, 3});
+        GraphBuilder::attr(pool, "strides", std::vector<int64_t>{2, 2});
+        GraphBuilder::attr(pool, "pads", std::vector<int64_t>{1, 1, 1, 1});
+        x = "backbone.maxpool";
+        for (size_t l = 0; l < net.layers.size(); ++l)
+        {
+            for (size_t i = 0; i < net.layers[l].size(); ++i)
+                x = b.block(x, *net.layers[l][i],
+                            "backbone.layer" + std::to_string(l + 1) + "." + std::to_string(i));
+            if (l == 2)
+                f3 = x;
+        }
+    }
+    else
+    {
+        EfficientNetLiteImpl& net = *model->efficientNet();
+        const int64_t stemStride = (*net.convStem->options.stride())[0];
+        x = b.relu6(b.convBn("images_normalized", *net.convStem, net.bn0.get(), "backbone._conv_stem",
+                             "backbone._bn0", GraphBuilder::samePads(net.convStem->weight.size(2), stemStride)),
+                    "backbone.relu0");
+        for (size_t i = 0; i < net.blocks.size(); ++i)
+        {
+            x = b.mbconv(x, *net.blocks[i], "backbone._blocks." + std::to_string(i));
+            if (int64_t(i) == net.level3Block)
+                f3 = x;
+        }
     }
     const std::string f4 = x;
 

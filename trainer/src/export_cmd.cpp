@@ -29,7 +29,8 @@ const char* const kUsage =
     "  --beta B            kernel soft argmax temperature (default: the checkpoint's, 50);\n"
     "                      <= 0 exports the hard argmax\n"
     "  --sigma S           Gaussian window width in feature cells (default: the checkpoint's, 5)\n"
-    "  --backbone NAME     with --random-init: resnet101, resnet50, resnet18 or tiny\n"
+    "  --backbone NAME     with --random-init: resnet101, resnet50, resnet18,\n"
+    "                      efficientnet_lite0/1/2 or tiny\n"
     "  --random-init       export randomly initialised weights (tests, benchmarks)\n"
     "  --seed N            seed for --random-init (default 0)\n";
 

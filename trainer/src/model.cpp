@@ -3,6 +3,8 @@
 
 #include "model.hpp"
 
+#include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -60,8 +62,35 @@ std::string shapeString(at::IntArrayRef sizes)
 
 const std::vector<std::string>& knownBackbones()
 {
-    static const std::vector<std::string> names = {"resnet101", "resnet50", "resnet18", "tiny"};
+    static const std::vector<std::string> names = {"resnet101",          "resnet50",
+                                                   "resnet18",           "efficientnet_lite0",
+                                                   "efficientnet_lite1", "efficientnet_lite2",
+                                                   "tiny"};
     return names;
+}
+
+bool isEfficientNetLite(const std::string& backbone)
+{
+    return backbone == "efficientnet_lite0" || backbone == "efficientnet_lite1" ||
+           backbone == "efficientnet_lite2";
+}
+
+InputNormalization inputNormalization(const std::string& backbone)
+{
+    if (isEfficientNetLite(backbone))
+    {
+        // efficientnet_lite_builder.py: MEAN_RGB = 127 (0.498 * 255), STDDEV_RGB = 128.
+        const double m = 127.0 / 255.0, s = 128.0 / 255.0;
+        return {{m, m, m}, {s, s, s}};
+    }
+    return {{0.485, 0.456, 0.406}, {0.229, 0.224, 0.225}};
+}
+
+std::pair<int64_t, int64_t> samePadding(int64_t in, int64_t k, int64_t s)
+{
+    const int64_t out = (in + s - 1) / s;
+    const int64_t total = std::max<int64_t>((out - 1) * s + k - in, 0);
+    return {total / 2, total - total / 2};
 }
 
 // ---------------------------------------------------------------------------------------
@@ -162,6 +191,135 @@ std::pair<torch::Tensor, torch::Tensor> ResNetImpl::forward(const torch::Tensor&
 }
 
 // ---------------------------------------------------------------------------------------
+// EfficientNet-Lite
+
+namespace
+{
+// One stage of efficientnet_lite_builder.py's block list (lite0 widths and repeats).
+struct LiteStage
+{
+    int64_t repeats, kernel, stride, expand, outChannels;
+};
+const LiteStage kLiteStages[] = {{1, 3, 1, 1, 16},  {2, 3, 2, 6, 24},  {2, 5, 2, 6, 40},
+                                 {3, 3, 2, 6, 80},  {3, 5, 1, 6, 112}, {4, 5, 2, 6, 192},
+                                 {1, 3, 1, 6, 320}};
+const int64_t kLiteStemChannels = 32;  // not scaled for the lite models ("fix_head_stem")
+
+// round_filters of the reference code: scale, round to a multiple of 8, never lose > 10 %.
+int64_t roundFilters(int64_t filters, double width)
+{
+    const double scaled = double(filters) * width;
+    int64_t rounded = std::max<int64_t>(8, int64_t(scaled + 4.0) / 8 * 8);
+    if (double(rounded) < 0.9 * scaled)
+        rounded += 8;
+    return rounded;
+}
+
+torch::nn::BatchNorm2d tfBatchNorm(int64_t channels)
+{
+    // TensorFlow's epsilon; the converted running statistics assume it.
+    return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels).eps(1e-3).momentum(0.01));
+}
+
+torch::nn::Conv2d tfConv(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t groups)
+{
+    return torch::nn::Conv2d(
+        torch::nn::Conv2dOptions(in, out, k).stride(stride).padding(0).groups(groups).bias(false));
+}
+
+// TensorFlow "SAME" convolution: pad from the actual input size, then a valid convolution.
+torch::Tensor sameConv(torch::nn::Conv2d& conv, const torch::Tensor& x)
+{
+    const int64_t k = conv->options.kernel_size()->at(0);
+    const int64_t s = conv->options.stride()->at(0);
+    const auto ph = samePadding(x.size(2), k, s), pw = samePadding(x.size(3), k, s);
+    if (ph.first == 0 && ph.second == 0 && pw.first == 0 && pw.second == 0)
+        return conv(x);
+    return conv(torch::constant_pad_nd(x, {pw.first, pw.second, ph.first, ph.second}, 0.0));
+}
+}  // namespace
+
+MBConvBlockImpl::MBConvBlockImpl(int64_t in, int64_t out, int64_t expandRatio, int64_t kernel_,
+                                 int64_t stride_)
+    : kernel(kernel_), stride(stride_), skip(stride_ == 1 && in == out)
+{
+    const int64_t mid = in * expandRatio;
+    if (expandRatio != 1)
+    {
+        expandConv = register_module("_expand_conv", tfConv(in, mid, 1, 1, 1));
+        bn0 = register_module("_bn0", tfBatchNorm(mid));
+    }
+    depthwiseConv = register_module("_depthwise_conv", tfConv(mid, mid, kernel, stride, mid));
+    bn1 = register_module("_bn1", tfBatchNorm(mid));
+    projectConv = register_module("_project_conv", tfConv(mid, out, 1, 1, 1));
+    bn2 = register_module("_bn2", tfBatchNorm(out));
+}
+
+torch::Tensor MBConvBlockImpl::forward(const torch::Tensor& input)
+{
+    torch::Tensor x = input;
+    if (expandConv)
+        x = torch::clamp(bn0(expandConv(x)), 0.0, 6.0);
+    x = torch::clamp(bn1(sameConv(depthwiseConv, x)), 0.0, 6.0);
+    x = bn2(projectConv(x));
+    return skip ? x + input : x;
+}
+
+EfficientNetLiteImpl::EfficientNetLiteImpl(const std::string& name)
+{
+    // efficientnet_lite_builder.py: (width, depth) coefficients.
+    double width = 1.0, depth = 1.0;
+    if (name == "efficientnet_lite1")
+        depth = 1.1;
+    else if (name == "efficientnet_lite2")
+        width = 1.1, depth = 1.2;
+    else if (name != "efficientnet_lite0")
+        throw std::runtime_error("unknown EfficientNet-Lite backbone '" + name + "'");
+
+    convStem = register_module("_conv_stem", tfConv(3, kLiteStemChannels, 3, 2, 1));
+    bn0 = register_module("_bn0", tfBatchNorm(kLiteStemChannels));
+    torch::nn::ModuleList list;
+    const int64_t numStages = int64_t(sizeof(kLiteStages) / sizeof(kLiteStages[0]));
+    int64_t in = kLiteStemChannels, strideSoFar = 2;
+    for (int64_t i = 0; i < numStages; ++i)
+    {
+        const LiteStage& st = kLiteStages[i];
+        const int64_t out = roundFilters(st.outChannels, width);
+        // The first and last stages keep their depth in the lite models.
+        const int64_t repeats =
+            (i == 0 || i == numStages - 1) ? st.repeats : int64_t(std::ceil(depth * double(st.repeats)));
+        for (int64_t r = 0; r < repeats; ++r)
+        {
+            MBConvBlock b(in, out, st.expand, st.kernel, r == 0 ? st.stride : 1);
+            list->push_back(b);
+            blocks.push_back(b);
+            in = out;
+        }
+        strideSoFar *= st.stride;
+        if (strideSoFar == 16)
+        {
+            level3Block = int64_t(blocks.size()) - 1;
+            channels3 = out;
+        }
+    }
+    channels4 = in;
+    register_module("_blocks", list);
+}
+
+std::pair<torch::Tensor, torch::Tensor> EfficientNetLiteImpl::forward(const torch::Tensor& input)
+{
+    torch::Tensor x = torch::clamp(bn0(sameConv(convStem, input)), 0.0, 6.0);
+    torch::Tensor f3;
+    for (size_t i = 0; i < blocks.size(); ++i)
+    {
+        x = blocks[i]->forward(x);
+        if (int64_t(i) == level3Block)
+            f3 = x;
+    }
+    return {f3, x};
+}
+
+// ---------------------------------------------------------------------------------------
 // Adaptation layers
 
 AdaptationLayerImpl::AdaptationLayerImpl(int64_t channels, int64_t kernel_) : kernel(kernel_)
@@ -176,6 +334,17 @@ AdaptationLayerImpl::AdaptationLayerImpl(int64_t channels, int64_t kernel_) : ke
     conv2 = register_module("conv2", step());
 }
 
+void AdaptationLayerImpl::setIdentity()
+{
+    torch::NoGradGuard noGrad;
+    for (torch::nn::Sequential* step : {&conv1, &conv2})
+    {
+        auto* bn = (*step)->ptr(1)->as<torch::nn::BatchNorm2d>();
+        bn->weight.zero_();
+        bn->bias.zero_();
+    }
+}
+
 torch::Tensor AdaptationLayerImpl::forward(torch::Tensor x)
 {
     x = x + conv1->forward(x);
@@ -187,9 +356,22 @@ torch::Tensor AdaptationLayerImpl::forward(torch::Tensor x)
 
 SFNetImpl::SFNetImpl(const ModelConfig& cfg) : cfg_(cfg)
 {
-    backbone_ = register_module("backbone", ResNet(cfg.backbone));
-    adap3_ = register_module("adap_layer_feat3", AdaptationLayer(backbone_->channels3, 5));
-    adap4_ = register_module("adap_layer_feat4", AdaptationLayer(backbone_->channels4, 3));
+    if (isEfficientNetLite(cfg.backbone))
+    {
+        effnet_ = register_module("backbone", EfficientNetLite(cfg.backbone));
+        backboneModule_ = effnet_.get();
+        adap3Channels_ = effnet_->channels3;
+        adap4Channels_ = effnet_->channels4;
+    }
+    else
+    {
+        backbone_ = register_module("backbone", ResNet(cfg.backbone));
+        backboneModule_ = backbone_.get();
+        adap3Channels_ = backbone_->channels3;
+        adap4Channels_ = backbone_->channels4;
+    }
+    adap3_ = register_module("adap_layer_feat3", AdaptationLayer(adap3Channels_, 5));
+    adap4_ = register_module("adap_layer_feat4", AdaptationLayer(adap4Channels_, 3));
     setBackboneTrainable(false);
     train(true);
 }
@@ -205,7 +387,7 @@ void SFNetImpl::setConfig(const ModelConfig& cfg)
 void SFNetImpl::setBackboneTrainable(bool trainable)
 {
     backboneTrainable_ = trainable;
-    for (auto& p : backbone_->parameters())
+    for (auto& p : backboneModule_->parameters())
         p.set_requires_grad(trainable);
 }
 
@@ -213,13 +395,18 @@ void SFNetImpl::train(bool on)
 {
     torch::nn::Module::train(on);
     // SFNet keeps the backbone's BatchNorm statistics fixed, even when fine-tuning it.
-    if (backbone_)
-        backbone_->eval();
+    if (backboneModule_)
+        backboneModule_->eval();
 }
 
 torch::nn::Module& SFNetImpl::backbone()
 {
-    return *backbone_;
+    return *backboneModule_;
+}
+
+std::pair<torch::Tensor, torch::Tensor> SFNetImpl::backboneFeatures(const torch::Tensor& normalized)
+{
+    return effnet_ ? effnet_->forward(normalized) : backbone_->forward(normalized);
 }
 
 std::vector<torch::Tensor> SFNetImpl::adaptationParameters()
@@ -232,7 +419,7 @@ std::vector<torch::Tensor> SFNetImpl::adaptationParameters()
 
 std::vector<torch::Tensor> SFNetImpl::backboneParameters()
 {
-    return backbone_->parameters();
+    return backboneModule_->parameters();
 }
 
 std::pair<torch::Tensor, torch::Tensor> SFNetImpl::features(const torch::Tensor& images)
@@ -246,9 +433,10 @@ std::pair<torch::Tensor, torch::Tensor> SFNetImpl::features(const torch::Tensor&
                                  std::to_string(images.size(2)) + "x" +
                                  std::to_string(images.size(3)) + " (HxW)");
     auto opts = images.options();
-    const torch::Tensor mean = torch::tensor({0.485, 0.456, 0.406}, opts).view({1, 3, 1, 1});
-    const torch::Tensor stdev = torch::tensor({0.229, 0.224, 0.225}, opts).view({1, 3, 1, 1});
-    auto feats = backbone_->forward((images - mean) / stdev);
+    const InputNormalization norm = inputNormalization(cfg_.backbone);
+    const torch::Tensor mean = torch::tensor(norm.mean, opts).view({1, 3, 1, 1});
+    const torch::Tensor stdev = torch::tensor(norm.stdev, opts).view({1, 3, 1, 1});
+    auto feats = backboneFeatures((images - mean) / stdev);
     torch::Tensor f3 = adap3_->forward(feats.first);
     torch::Tensor f4 = adap4_->forward(feats.second);
     f4 = torch::nn::functional::interpolate(

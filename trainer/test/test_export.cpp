@@ -324,6 +324,18 @@ TEST(SfnetExportParity, resnet18FoldedBatchNorm)
     expectParity({"resnet18", true, 50});
 }
 
+// Depthwise convolutions, ReLU6 as Clip, and TensorFlow "SAME" pads that are asymmetric on
+// every stride-2 convolution ([0,0,1,1] for 3x3, [1,1,2,2] for 5x5) in OpenCV's importer.
+TEST(SfnetExportParity, efficientnetLite0)
+{
+    expectParity({"efficientnet_lite0", false, 50});
+}
+
+TEST(SfnetExportParity, efficientnetLite0FoldedBatchNorm)
+{
+    expectParity({"efficientnet_lite0", true, 50});
+}
+
 TEST(SfnetExportParity, semanticFlowReadsTheExportedModel)
 {
     // The other half of the pipeline: cv::SemanticFlow takes beta/sigma from the exported nodes and
