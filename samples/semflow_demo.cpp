@@ -29,9 +29,9 @@ namespace {
 
 const char* const kKeys =
     "{help h      |                                   | print this help }"
-    "{@source     | test_data/demo/source.png         | source image }"
-    "{@target     | test_data/demo/target.png         | target image }"
-    "{model m     | test_data/models/semflow_tiny.onnx| SFNet ONNX model (sfnet export) }"
+    "{@source     | test_data/semflow/demo/source.png         | source image }"
+    "{@target     | test_data/semflow/demo/target.png         | target image }"
+    "{model m     | test_data/semflow/models/semflow_tiny.onnx| SFNet ONNX model (sfnet export) }"
     "{out o       | semflow_out                       | output directory (created if needed) }"
     "{size        | 320                               | network input side (multiple of 32) }"
     "{nopad       |                                   | skip SFNet's 16-px border protocol }"

@@ -26,13 +26,13 @@ namespace {
 
 const char* const kKeys =
     "{help h  |                                    | print this help }"
-    "{@source | test_data/demo/source.png          | source image (the annotated one) }"
-    "{@target | test_data/demo/target.png          | target image }"
-    "{model m | test_data/models/semflow_tiny.onnx | SFNet ONNX model }"
+    "{@source | test_data/semflow/demo/source.png          | source image (the annotated one) }"
+    "{@target | test_data/semflow/demo/target.png          | target image }"
+    "{model m | test_data/semflow/models/semflow_tiny.onnx | SFNet ONNX model }"
     "{points p|                                    | source points 'x,y;x,y;...' (default: the bundled source's parts) }"
     "{out o   | semflow_keypoints.png              | output picture }";
 
-// Parts of the animal in the bundled test_data/demo/source.png (from make_demo_images.cpp).
+// Parts of the animal in the bundled test_data/semflow/demo/source.png (from make_demo_images.cpp).
 const std::vector<std::pair<std::string, Point2f>> kDemoPoints = {
     {"nose", Point2f(281, 89)},      {"eye", Point2f(250, 76)},        {"left ear", Point2f(217, 38)},
     {"right ear", Point2f(265, 35)}, {"tail tip", Point2f(31, 85)},    {"front foot", Point2f(211, 214)},
