@@ -28,18 +28,18 @@ using namespace cv;
 namespace {
 
 const char* const kKeys =
-    "{help h      |                                   | print this help }"
-    "{@source     | test_data/semflow/demo/source.png         | source image }"
-    "{@target     | test_data/semflow/demo/target.png         | target image }"
-    "{model m     | test_data/semflow/models/semflow_tiny.onnx| SFNet ONNX model (sfnet export) }"
-    "{out o       | semflow_out                       | output directory (created if needed) }"
-    "{size        | 320                               | network input side (multiple of 32) }"
-    "{nopad       |                                   | skip SFNet's 16-px border protocol }"
-    "{beta        | -1                                | soft argmax temperature (-1: the model's, 0: hard argmax) }"
-    "{sigma       | -1                                | Gaussian window in feature cells (-1: the model's) }"
-    "{backend     | opencv                            | opencv or cuda (falls back to the CPU with a warning) }"
-    "{runs        | 5                                 | timed runs of calc() after one warm-up run }"
-    "{step        | 24                                | spacing of the drawn matches in source pixels }";
+    "{help h      |                                            | print this help }"
+    "{@source     | test_data/semflow/demo/source.png          | source image }"
+    "{@target     | test_data/semflow/demo/target.png          | target image }"
+    "{model m     | test_data/semflow/models/semflow_tiny.onnx | SFNet ONNX model (sfnet export) }"
+    "{out o       | semflow_out                                | output directory (created if needed) }"
+    "{size        | 320                                        | network input side (multiple of 32) }"
+    "{nopad       |                                            | skip SFNet's 16-px border protocol }"
+    "{beta        | -1                                         | soft argmax temperature (-1: the model's, 0: hard argmax) }"
+    "{sigma       | -1                                         | Gaussian window in feature cells (-1: the model's) }"
+    "{backend     | opencv                                     | opencv or cuda (falls back to the CPU with a warning) }"
+    "{runs        | 5                                          | timed runs of calc() after one warm-up run }"
+    "{step        | 24                                         | spacing of the drawn matches in source pixels }";
 
 // A panel with a caption bar, scaled to `height`.
 Mat panel(const Mat& img, int height, const std::string& caption)

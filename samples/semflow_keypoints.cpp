@@ -25,12 +25,12 @@ using namespace cv;
 namespace {
 
 const char* const kKeys =
-    "{help h  |                                    | print this help }"
+    "{help h  |                                            | print this help }"
     "{@source | test_data/semflow/demo/source.png          | source image (the annotated one) }"
     "{@target | test_data/semflow/demo/target.png          | target image }"
     "{model m | test_data/semflow/models/semflow_tiny.onnx | SFNet ONNX model }"
-    "{points p|                                    | source points 'x,y;x,y;...' (default: the bundled source's parts) }"
-    "{out o   | semflow_keypoints.png              | output picture }";
+    "{points p|                                            | source points 'x,y;x,y;...' (default: the bundled source's parts) }"
+    "{out o   | semflow_keypoints.png                      | output picture }";
 
 // Parts of the animal in the bundled test_data/semflow/demo/source.png (from make_demo_images.cpp).
 const std::vector<std::pair<std::string, Point2f>> kDemoPoints = {

@@ -4,6 +4,7 @@
 # by CMake on the unpacked sdist. Gives both deliverables of an in-tree build:
 #   <build>/bin/opencv_test_semflow     the module's C++ tests under OpenCV's ts
 #   <build>/venv/bin/python -c 'import cv2; cv2.SemanticFlow'   a cv2 with semflow
+#   <build>/<key>/semflow_demo/build/semflow_demo               the C++ demo on this OpenCV
 #
 # Usage: scripts/build_opencv.sh [--cuda] [--version X] [--build-dir D] [--configure-only]
 #   --version X      PyPI version of opencv-contrib-python-headless (default 4.14.0.94)
@@ -15,7 +16,7 @@
 # step is skipped when its result is already there (download, unpack, venv, configure), and the
 # build itself is an incremental Ninja build, so a second run costs seconds. The cache is an
 # optimisation: delete the build dir and the script starts from nothing.
-# Prints the build directory on its last line: "build_opencv: BUILD_DIR=<path>".
+# Ends with "build_opencv: KEY=<path>" lines (SRC_DIR, VENV, DEMO, BUILD_DIR) for other scripts.
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -84,11 +85,17 @@ pyver="$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2]
 # The smallest OpenCV semflow needs: its dependencies, ts (which itself needs videoio and
 # highgui) and python3. Everything optional that costs compile time and is not used is off.
 modules="core,imgproc,imgcodecs,dnn,video,videoio,highgui,ts,python3,semflow"
+extra="$repo/modules"
+if [ "$cuda" = 1 ]; then
+  # dnn's CUDA backend needs cudev (opencv_contrib in 4.x); no other CUDA module is built.
+  modules="$modules,cudev"
+  if [ -d "$src/opencv_contrib/modules/cudev" ]; then extra="$extra;$src/opencv_contrib/modules/cudev"; fi
+fi
 args=(
   -G Ninja
   -DCMAKE_BUILD_TYPE=Release
   -DBUILD_LIST="$modules"
-  -DOPENCV_EXTRA_MODULES_PATH="$repo/modules"
+  -DOPENCV_EXTRA_MODULES_PATH="$extra"
   -DBUILD_SHARED_LIBS=OFF               # like the pip wheels: cv2.so is self-contained
   -DBUILD_TESTS=ON -DBUILD_PERF_TESTS=ON # only semflow's are built (targets below)
   -DBUILD_EXAMPLES=OFF -DBUILD_DOCS=OFF -DBUILD_opencv_apps=OFF -DBUILD_JAVA=OFF
@@ -125,10 +132,6 @@ if [ "$cuda" = 1 ]; then
     -DWITH_CUBLAS=ON -DWITH_CUFFT=OFF -DWITH_NVCUVID=OFF -DWITH_NVCUVENC=OFF
     -DCUDA_FAST_MATH=OFF
   )
-  # dnn's CUDA backend needs cudev; the rest of the CUDA modules (opencv_contrib) are not built.
-  modules="$modules,cudev"
-  args[3]="-DBUILD_LIST=$modules"
-  args+=(-DOPENCV_EXTRA_MODULES_PATH="$repo/modules;$src/opencv_contrib/modules/cudev")
 else
   variant="cpu"
   args+=(-DWITH_CUDA=OFF)
@@ -172,5 +175,38 @@ site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["pu
 echo "$bld/lib/python3" > "$site/semflow_cv2.pth"
 "$venv/bin/python" -c "import cv2, sys; assert hasattr(cv2, 'SemanticFlow'), 'cv2 has no SemanticFlow'; print('build_opencv: cv2', cv2.__version__, 'from', cv2.__file__)"
 
+# --- 6. the C++ demo linked against this OpenCV --------------------------------------------------
+# The Python tests compare cv2.SemanticFlow with the .flo this program writes; it also times the
+# newest OpenCV against the system one. A small CMake project on the build tree's OpenCVConfig.
+demo_src=""
+for f in "$repo/modules/semflow/samples/semflow_demo.cpp" "$repo/samples/semflow_demo.cpp"; do
+  if [ -f "$f" ]; then demo_src="$f"; break; fi
+done
+demo=""
+if [ -n "$demo_src" ]; then
+  demo_dir="$bld/semflow_demo"
+  mkdir -p "$demo_dir"
+  {
+    echo 'cmake_minimum_required(VERSION 3.16)'
+    echo 'project(semflow_demo_intree CXX)'
+    echo 'find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs dnn video semflow)'
+    echo "add_executable(semflow_demo \"$demo_src\")"
+    echo 'target_link_libraries(semflow_demo PRIVATE ${OpenCV_LIBS})'
+  } > "$demo_dir/CMakeLists.txt.new"
+  cmp -s "$demo_dir/CMakeLists.txt.new" "$demo_dir/CMakeLists.txt" || mv "$demo_dir/CMakeLists.txt.new" "$demo_dir/CMakeLists.txt"
+  rm -f "$demo_dir/CMakeLists.txt.new"
+  if [ ! -f "$demo_dir/build/build.ninja" ]; then
+    say "configuring the C++ demo against $bld"
+    cmake -S "$demo_dir" -B "$demo_dir/build" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DOpenCV_DIR="$bld" > "$demo_dir/configure.log" 2>&1 || {
+      tail -20 "$demo_dir/configure.log" >&2; exit 1; }
+  fi
+  nice -n 19 cmake --build "$demo_dir/build" -j "$jobs"
+  demo="$demo_dir/build/semflow_demo"
+fi
+
 say "done (OpenCV $version, $variant)"
+echo "build_opencv: SRC_DIR=$src"
+echo "build_opencv: VENV=$venv"
+echo "build_opencv: DEMO=$demo"
 echo "build_opencv: BUILD_DIR=$bld"

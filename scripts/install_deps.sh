@@ -11,6 +11,9 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas0-pthread
   python3
+  # scripts/build_opencv.sh (OpenCV from the PyPI sdist, cv2 in a venv): Python headers and
+  # venv, and the image libraries imgcodecs links instead of building its bundled copies.
+  python3-dev python3-venv libpng-dev libjpeg-dev zlib1g-dev
 )
 
 SUDO=""

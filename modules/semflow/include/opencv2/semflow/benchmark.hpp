@@ -27,6 +27,7 @@ annotated in one of the two images (PF-PASCAL's `-1` padding, a `nan`) has
 */
 struct CV_EXPORTS_W_SIMPLE KeypointPair
 {
+    CV_WRAP KeypointPair() {}
     CV_PROP_RW String sourceImage;                    //!< path of the source image (root already joined)
     CV_PROP_RW String targetImage;                    //!< path of the target image (root already joined)
     CV_PROP_RW String category;                       //!< object class, e.g. "aeroplane", "car(G)"
@@ -156,7 +157,10 @@ enum TransferDirection
 /** @brief A complete PCK protocol: every choice that makes two numbers comparable. */
 struct CV_EXPORTS_W_SIMPLE PCKProtocol
 {
-    CV_PROP_RW std::vector<float> alphas = {0.05f, 0.1f, 0.15f};    //!< PCK@alpha for each
+    //! The defaults: alphas 0.05, 0.1, 0.15 (set in the body: the bindings generator cannot
+    //! parse a brace initializer), image threshold, source to target.
+    CV_WRAP PCKProtocol() { alphas = std::vector<float>{0.05f, 0.1f, 0.15f}; }
+    CV_PROP_RW std::vector<float> alphas;                           //!< PCK@alpha for each
     CV_PROP_RW PCKThreshold threshold = PCK_THRESHOLD_IMAGE;         //!< what L is
     CV_PROP_RW TransferDirection direction = TRANSFER_SOURCE_TO_TARGET; //!< transfer direction
 
