@@ -131,6 +131,9 @@ if [ "$cuda" = 1 ]; then
     -DWITH_CUDA=ON -DWITH_CUDNN=ON -DOPENCV_DNN_CUDA=ON -DCUDA_ARCH_BIN=9.0 -DCUDA_ARCH_PTX=
     -DWITH_CUBLAS=ON -DWITH_CUFFT=OFF -DWITH_NVCUVID=OFF -DWITH_NVCUVENC=OFF
     -DCUDA_FAST_MATH=OFF
+    # Shared libraries: the CUDA kernels then live once in libopencv_dnn.so instead of in
+    # every binary, which keeps scripts/gpu_check.sh's bundle small.
+    -DBUILD_SHARED_LIBS=ON
   )
 else
   variant="cpu"
