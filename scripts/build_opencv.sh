@@ -80,6 +80,31 @@ if [ ! -f "$venv/.ready" ]; then
   touch "$venv/.ready"
 fi
 pyver="$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
+if [ "$cuda" = 1 ]; then
+  # The CUDA toolkit here has no NPP, which OpenCV 4.x's CUDA detection links into every module
+  # and core's private.cuda.hpp includes. PyPI's nvidia-npp wheel has its headers and libraries;
+  # a symlink tree merges them with the toolkit into one CUDA root for CMake.
+  cuda_home="${CUDA_HOME:-/usr/local/cuda}"
+  if [ ! -f "$cuda_home/include/npp.h" ]; then
+    if [ ! -f "$venv/.npp-ready" ]; then
+      say "installing nvidia-npp into $venv (the toolkit lacks NPP)"
+      "$venv/bin/python" -m pip install -q "nvidia-npp==13.2.0.58"
+      touch "$venv/.npp-ready"
+    fi
+    npp="$("$venv/bin/python" -c 'import nvidia, os; print(os.path.join(list(nvidia.__path__)[0], "cu13"))')"
+    croot="$root/cuda-root"
+    if [ ! -f "$croot/.ready" ]; then
+      rm -rf "$croot"
+      mkdir -p "$croot/include" "$croot/lib64"
+      for d in bin nvvm share targets extras; do [ -e "$cuda_home/$d" ] && ln -s "$cuda_home/$d" "$croot/$d"; done
+      for f in "$cuda_home"/include/* "$npp"/include/*; do ln -sf "$f" "$croot/include/"; done
+      for f in "$cuda_home"/lib64/* "$npp"/lib/*; do ln -sf "$f" "$croot/lib64/"; done
+      for f in "$npp"/lib/lib*.so.*; do b="$(basename "$f")"; ln -sf "$f" "$croot/lib64/${b%%.so.*}.so"; done
+      touch "$croot/.ready"
+    fi
+    cuda_home="$croot"
+  fi
+fi
 
 # --- 3. configure ------------------------------------------------------------------------------
 # The smallest OpenCV semflow needs: its dependencies, ts (which itself needs videoio and
@@ -129,6 +154,7 @@ if [ "$cuda" = 1 ]; then
   variant="cuda"
   args+=(
     -DWITH_CUDA=ON -DWITH_CUDNN=ON -DOPENCV_DNN_CUDA=ON -DCUDA_ARCH_BIN=9.0 -DCUDA_ARCH_PTX=
+    -DCUDA_TOOLKIT_ROOT_DIR="$cuda_home"
     -DWITH_CUBLAS=ON -DWITH_CUFFT=OFF -DWITH_NVCUVID=OFF -DWITH_NVCUVENC=OFF
     -DCUDA_FAST_MATH=OFF
     # Shared libraries: the CUDA kernels then live once in libopencv_dnn.so instead of in
