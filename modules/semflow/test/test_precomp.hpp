@@ -39,21 +39,12 @@ namespace opencv_test {
 //! same variable, then the repository's test_data/ (SEMFLOW_TEST_DATA_DIR, set by CMake).
 inline std::string semflowFindTestData(const std::string& relative)
 {
-    std::vector<std::string> roots;
 #ifdef SEMFLOW_STANDALONE_TESTS
+    std::vector<std::string> roots;
     if (const char* env = std::getenv("OPENCV_TEST_DATA_PATH"))
         roots.push_back(std::string(env) + "/semflow");
 #ifdef SEMFLOW_TEST_DATA_DIR
     roots.push_back(std::string(SEMFLOW_TEST_DATA_DIR) + "/semflow");
-#endif
-#else
-    try
-    {
-        roots.push_back(cvtest::findDataDirectory("semflow", false));
-    }
-    catch (const cvtest::SkipTestException&)
-    {
-    }
 #endif
     for (const std::string& root : roots)
     {
@@ -62,6 +53,24 @@ inline std::string semflowFindTestData(const std::string& relative)
             return path;
     }
     return std::string();
+#else
+    // CV_TEST_MAIN("semflow") makes ts search <OPENCV_TEST_DATA_PATH>/semflow/.
+    try
+    {
+        return cvtest::findDataFile(relative, false);
+    }
+    catch (const cvtest::SkipTestException&)
+    {
+    }
+    try
+    {
+        return cvtest::findDataDirectory(relative, false);
+    }
+    catch (const cvtest::SkipTestException&)
+    {
+    }
+    return std::string();
+#endif
 }
 
 //! Skips the current test (from its body or SetUp) when `semflow/<relative>` is absent from
