@@ -76,7 +76,10 @@ if [ ! -f "$venv/.ready" ]; then
   say "creating $venv"
   rm -rf "$venv"
   "$host_python" -m venv "$venv"
-  "$venv/bin/python" -m pip install -q "numpy<3" pytest "onnx>=1.14"
+  # numpy 1.x: OpenCV's python3 target puts the Python include dir before numpy's, and where
+  # Debian's python3-numpy is installed that dir holds numpy 1.x headers (a numpy 2 runtime
+  # then refuses the module). onnx from 1.18 on needs ml_dtypes, which needs numpy 2.
+  "$venv/bin/python" -m pip install -q "numpy<2" pytest "onnx>=1.14,<1.18"
   touch "$venv/.ready"
 fi
 pyver="$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
@@ -218,6 +221,7 @@ if [ -n "$demo_src" ]; then
   {
     echo 'cmake_minimum_required(VERSION 3.16)'
     echo 'project(semflow_demo_intree CXX)'
+    echo 'find_package(Protobuf REQUIRED)  # opencv_dnn links protobuf::libprotobuf'
     echo 'find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs dnn video semflow)'
     echo "add_executable(semflow_demo \"$demo_src\")"
     echo 'target_link_libraries(semflow_demo PRIVATE ${OpenCV_LIBS})'
