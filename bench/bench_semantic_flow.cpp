@@ -22,7 +22,7 @@
 //
 // calcOneToMany's memory against the number of targets, one count per process:
 //
-//   ./build/bench/bench_semantic_flow test_data/models/semflow_tiny.onnx --benchmark_filter='OneToManyMemory/320/10/'
+//   ./build/bench/bench_semantic_flow test_data/semflow/models/semflow_tiny.onnx --benchmark_filter='OneToManyMemory/320/10/'
 
 #include <benchmark/benchmark.h>
 

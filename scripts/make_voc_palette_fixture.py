@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 # This file is part of semflow. It is subject to the license terms in the LICENSE file
 # found in the top-level directory of this distribution.
-"""Writes test_data/voc_mini/palette_mask.png: a PASCAL VOC style palette (colour type 3)
+"""Writes test_data/semflow/voc_mini/palette_mask.png: a PASCAL VOC style palette (colour type 3)
 PNG, 16x12, labels 0 (background), 1 and 15 (objects) and 255 (void band), with VOC's
 colour map. Pure Python (zlib), so it needs nothing but the interpreter.
 
@@ -49,7 +49,7 @@ def main():
     raw = b"".join(b"\x00" + bytes(row) for row in lab)
     png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 3, 0, 0, 0)) +
            chunk(b"PLTE", palette) + chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b""))
-    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test_data", "voc_mini")
+    root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test_data", "semflow", "voc_mini")
     os.makedirs(root, exist_ok=True)
     with open(os.path.join(root, "palette_mask.png"), "wb") as f:
         f.write(png)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The demo from a fresh Debian 12 machine: installs the dependencies, builds the OpenCV
 # module and the samples (LibTorch is not needed for this), and runs semflow_demo with the
-# default model (test_data/models/semflow_effnet_lite0.onnx, ImageNet EfficientNet-Lite0) on
+# default model (test_data/semflow/models/semflow_effnet_lite0.onnx, ImageNet EfficientNet-Lite0) on
 # two real photographs of different horses from Debian's darknet package. Pictures land in
 # out/demo/.
 #
@@ -30,9 +30,9 @@ for a in "$@"; do
   args+=("$a")
 done
 if [ "$cartoon" -eq 1 ]; then
-  [ "$model" -eq 1 ] || args+=("--model=test_data/models/semflow_tiny.onnx")
+  [ "$model" -eq 1 ] || args+=("--model=test_data/semflow/models/semflow_tiny.onnx")
 else
-  [ "$model" -eq 1 ] || args+=("--model=test_data/models/semflow_effnet_lite0.onnx")
+  [ "$model" -eq 1 ] || args+=("--model=test_data/semflow/models/semflow_effnet_lite0.onnx")
   if [ "$positional" -eq 0 ]; then
     args=(/usr/share/darknet/data/horses.jpg /usr/share/darknet/data/person.jpg "${args[@]}")
   fi

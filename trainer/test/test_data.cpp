@@ -318,7 +318,7 @@ TEST(PairLoader, IsIndependentOfThreadsAndAccessOrder)
 // list, the exclusion list in PF-PASCAL CSV form, and the void band as background.
 TEST(VocSource, ReadsPaletteMasksListsAndExclusions)
 {
-    const fs::path fixture = fs::path(SEMFLOW_TEST_DATA_DIR) / "voc_mini" / "palette_mask.png";
+    const fs::path fixture = fs::path(SEMFLOW_TEST_DATA_DIR) / "semflow" / "voc_mini" / "palette_mask.png";
     ASSERT_TRUE(fs::exists(fixture)) << fixture;
     const fs::path d = freshDir("voc");
     for (const char* sub : {"JPEGImages", "SegmentationClass", "ImageSets/Segmentation"})

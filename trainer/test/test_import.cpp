@@ -2,7 +2,7 @@
 // found in the top-level directory of this distribution.
 
 // `sfnet import` on fixtures in torchvision's and the SFNet authors' layouts (written by
-// test_data/weights/make_weight_fixtures.py): every value lands in the parameter of the
+// test_data/semflow/weights/make_weight_fixtures.py): every value lands in the parameter of the
 // same name, checked against checksums PyTorch computed; bad files are named by key.
 #include "commands.hpp"
 #include "import.hpp"

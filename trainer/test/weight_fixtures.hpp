@@ -2,7 +2,7 @@
 // found in the top-level directory of this distribution.
 #pragma once
 
-// Reads test_data/weights/expected.txt, the values make_weight_fixtures.py recorded with
+// Reads test_data/semflow/weights/expected.txt, the values make_weight_fixtures.py recorded with
 // PyTorch for each checkpoint fixture (format: see write_expected() in that script).
 
 #include <cmath>
@@ -19,7 +19,7 @@ namespace sfnet_test
 
 inline std::string weightsDir()
 {
-    return std::string(SEMFLOW_TEST_DATA_DIR) + "/weights/";
+    return std::string(SEMFLOW_TEST_DATA_DIR) + "/semflow/weights/";
 }
 
 struct ExpectedTensor

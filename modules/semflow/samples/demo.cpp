@@ -42,7 +42,7 @@ const char* const kKeys =
     "{nopad       |                                   | skip SFNet's 16-px border protocol }"
     "{beta        | -1                                | soft argmax temperature (-1: the model's, 0: hard argmax) }"
     "{sigma       | -1                                | Gaussian window in feature cells (-1: the model's) }"
-    "{backend     | opencv                            | opencv or cuda (falls back to the CPU with a warning) }"
+    "{backend     | opencv                            | opencv, cuda or cuda-fp16 (falls back to the CPU with a warning) }"
     "{runs        | 5                                 | timed runs of calc() after one warm-up run }"
     "{step        | 24                                | spacing of the drawn matches in source pixels }";
 
@@ -106,9 +106,10 @@ int main(int argc, char** argv)
         parser.printErrors();
         return 2;
     }
-    if (runs < 1 || step < 1 || (backendName != "opencv" && backendName != "cuda"))
+    if (runs < 1 || step < 1 ||
+        (backendName != "opencv" && backendName != "cuda" && backendName != "cuda-fp16"))
     {
-        std::cerr << "error: --runs and --step must be >= 1 and --backend opencv or cuda\n";
+        std::cerr << "error: --runs and --step must be >= 1 and --backend opencv, cuda or cuda-fp16\n";
         return 2;
     }
 
@@ -129,8 +130,12 @@ int main(int argc, char** argv)
             semflow_samples::ScopedLogLevel quiet(utils::logging::LOG_LEVEL_ERROR);
             sf = SemanticFlow::create(modelPath, Size(size, size), !parser.has("nopad"), beta, sigma);
         }
-        if (backendName == "cuda")
+        if (backendName == "cuda" || backendName == "cuda-fp16")
+        {
             sf->setPreferableBackend(dnn::DNN_BACKEND_CUDA);  // pairs DNN_TARGET_CUDA implicitly
+            if (backendName == "cuda-fp16")
+                sf->setPreferableTarget(dnn::DNN_TARGET_CUDA_FP16);
+        }
     }
     catch (const cv::Exception& e)
     {

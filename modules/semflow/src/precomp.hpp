@@ -13,4 +13,11 @@
 #include "opencv2/dnn/shape_utils.hpp"
 #include "opencv2/semflow.hpp"
 
+#if CV_VERSION_MAJOR >= 5
+// OpenCV 5 moved MatShape from cv::dnn (a std::vector<int>) to cv (a class with the same
+// size() / operator[] / iterator-range and initializer-list constructors); the layers use it
+// under its 4.x name.
+namespace cv { namespace dnn { using cv::MatShape; } }
+#endif
+
 #endif

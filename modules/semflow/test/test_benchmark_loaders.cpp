@@ -2,7 +2,7 @@
 // It is subject to the license terms in the LICENSE file found in the top-level directory
 // of this distribution and at http://opencv.org/license.html.
 
-// The loaders against the hand-written fixtures in test_data/benchmarks (each in the exact
+// The loaders against the hand-written fixtures in test_data/semflow/benchmarks (each in the exact
 // published layout) and against malformed files written on the fly.
 
 #include "test_precomp.hpp"
@@ -15,6 +15,7 @@ using namespace cv::semflow;
 
 TEST(Semflow_Benchmark_Loaders, pfPascalTestCsv)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     const std::string root = benchmarkData("pf-pascal");
     std::vector<KeypointPair> pairs = loadPFPascalPairs(root + "/test_pairs_pf_pascal.csv");
     ASSERT_EQ(pairs.size(), 4u);
@@ -41,6 +42,7 @@ TEST(Semflow_Benchmark_Loaders, pfPascalTestCsv)
 
 TEST(Semflow_Benchmark_Loaders, pfPascalBboxCsvReadsLpck)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     std::vector<KeypointPair> pairs = loadPFPascalPairs(benchmarkData("pf-pascal/bbox_test_pairs_pf_pascal.csv"));
     ASSERT_EQ(pairs.size(), 4u);
     EXPECT_EQ(pairs[0].sourceLpck, 24.f);
@@ -52,6 +54,7 @@ TEST(Semflow_Benchmark_Loaders, pfPascalBboxCsvReadsLpck)
 
 TEST(Semflow_Benchmark_Loaders, pfPascalTrainCsvHasFlipAndNoKeypoints)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     std::vector<KeypointPair> pairs = loadPFPascalPairs(benchmarkData("pf-pascal/train_pairs_pf_pascal.csv"));
     ASSERT_EQ(pairs.size(), 2u);
     EXPECT_FALSE(pairs[0].flip);
@@ -62,6 +65,7 @@ TEST(Semflow_Benchmark_Loaders, pfPascalTrainCsvHasFlipAndNoKeypoints)
 
 TEST(Semflow_Benchmark_Loaders, pfPascalImageRootInsideDatasetFolder)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     // The user points at PF-dataset-PASCAL itself; the CSV's paths start with that folder.
     const std::string inner = benchmarkData("pf-pascal/PF-dataset-PASCAL");
     std::vector<KeypointPair> pairs = loadPFPascalPairs(benchmarkData("pf-pascal/val_pairs_pf_pascal.csv"), inner);
@@ -72,6 +76,7 @@ TEST(Semflow_Benchmark_Loaders, pfPascalImageRootInsideDatasetFolder)
 
 TEST(Semflow_Benchmark_Loaders, pfWillow)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     std::vector<KeypointPair> pairs = loadPFWillowPairs(benchmarkData("pf-willow/test_pairs_pf.csv"));
     ASSERT_EQ(pairs.size(), 2u);
     EXPECT_EQ(pairs[0].category, "car(G)");  // the folder of imageA
@@ -88,6 +93,7 @@ TEST(Semflow_Benchmark_Loaders, pfWillow)
 
 TEST(Semflow_Benchmark_Loaders, spair)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     const std::string root = benchmarkData("spair");
     std::vector<KeypointPair> pairs = loadSPairPairs(root, "test");
     ASSERT_EQ(pairs.size(), 2u);
@@ -110,6 +116,7 @@ TEST(Semflow_Benchmark_Loaders, spair)
 
 TEST(Semflow_Benchmark_Loaders, loadBenchmarkFindsStandardNames)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     // bbox_test_pairs_pf_pascal.csv is preferred: it carries L_pck on top of the keypoints.
     std::vector<KeypointPair> pascal = loadBenchmark("pf-pascal", benchmarkData("pf-pascal"), "test");
     ASSERT_EQ(pascal.size(), 4u);

@@ -113,6 +113,7 @@ TEST(Semflow_Benchmark_PCK, transferIsExactForAnAffineFlow)
 
 TEST(Semflow_Benchmark_PCK, pfPascalImageThresholdSourceToTarget)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     // L = max side of the target: pair 1: 50 -> thresholds 2.5, 5, 7.5 -> correct 0, 1, 2 of 3
     //                             pairs 2, 4: 40 -> thresholds 2, 4, 6:  pair 2: 0, 1, 1 of 2; pair 4: 1, 1, 1
     // per pair:      (0 + 0 + 1)/3,  (1/3 + 1/2 + 1)/3 = 11/18,  (2/3 + 1/2 + 1)/3 = 13/18
@@ -141,6 +142,7 @@ TEST(Semflow_Benchmark_PCK, pfPascalImageThresholdSourceToTarget)
 
 TEST(Semflow_Benchmark_PCK, pfPascalImageThresholdTargetToSource)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     // L = max side of the source: pair 1: 40 -> 2, 4, 6: 4.24 > 4, so 0, 0, 2 of 3
     //                             pairs 2, 4: 32 -> 1.6, 3.2, 4.8: pair 2: 0, 1, 1 of 2; pair 4: 1, 1, 1
     // per pair: (1/3, (0 + 1/2 + 1)/3 = 1/2, (2/3 + 1/2 + 1)/3 = 13/18); per keypoint: 1/6, 2/6, 4/6
@@ -155,6 +157,7 @@ TEST(Semflow_Benchmark_PCK, pfPascalImageThresholdTargetToSource)
 
 TEST(Semflow_Benchmark_PCK, pfPascalImageSquareThreshold)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     // Error measured per axis relative to the target size W x H: sqrt((dx/W)^2 + (dy/H)^2).
     // pair 1 (target 50x20): (3,3): sqrt(0.0036 + 0.0225) = 0.1616; (0,5.5): 0.275; (11,0): 0.22
     // pair 2 (target 40x30): (2.5,0): 0.0625; (2,6): sqrt(0.0025 + 0.04) = 0.2062
@@ -171,6 +174,7 @@ TEST(Semflow_Benchmark_PCK, pfPascalImageSquareThreshold)
 
 TEST(Semflow_Benchmark_PCK, pfPascalImageSquareTargetToSourceIsSFNetsProtocol)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     // SFNet's PF-PASCAL protocol (semflow_eval's default there): t2s, scored in the source
     // resized to a square. pair 1 (source 40x30): (3,3): sqrt((3/40)^2 + (3/30)^2) = 0.125;
     // (0,5.5): 5.5/30 = 0.1833; (11,0): 11/40 = 0.275 -> alphas 0.05, 0.1, 0.15: 0, 0, 1 of 3
@@ -186,6 +190,7 @@ TEST(Semflow_Benchmark_PCK, pfPascalImageSquareTargetToSourceIsSFNetsProtocol)
 
 TEST(Semflow_Benchmark_PCK, pfPascalBboxThresholdUsesLpckOfTheSource)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     // bbox_test_pairs_pf_pascal.csv: L_pck = 24, 20, 10, 16 (the source object's box side).
     // t2s scores in the source, so L = L_pck. alphas 0.1, 0.2, 0.3:
     //   pair 1: thresholds 2.4, 4.8, 7.2 -> 0, 1, 2 of 3;  pair 2: 2, 4, 6 -> 0, 1, 1 of 2;  pair 4: 1, 1, 1
@@ -204,6 +209,7 @@ TEST(Semflow_Benchmark_PCK, pfPascalBboxThresholdUsesLpckOfTheSource)
 
 TEST(Semflow_Benchmark_PCK, pfPascalKeypointExtentThreshold)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     // s2t: L = extent of the valid target keypoints.
     //   pair 1: (8,8), (10,15.5), (31,15): max(23, 7.5) = 23 -> alphas 0.1, 0.2, 0.3: 2.3, 4.6, 6.9 -> 0, 1, 2
     //   pair 2: (6.5,4), (30,26): max(23.5, 22) = 23.5 -> 2.35, 4.7, 7.05 -> errors 2.5, 6.32: 0, 1, 2
@@ -229,6 +235,7 @@ TEST(Semflow_Benchmark_PCK, pfPascalKeypointExtentThreshold)
 
 TEST(Semflow_Benchmark_PCK, directionPicksTheFlowAndTheImage)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     // Pair 1 with a constant flow (+3, +3) over the 40x30 source:
     //   (5,5)+(3,3) = (8,8): error 0;  (13,13) vs (10,15.5): sqrt(9 + 6.25) = 3.905;
     //   (23,18) vs (31,15): sqrt(64 + 9) = 8.544
@@ -260,6 +267,7 @@ TEST(Semflow_Benchmark_PCK, directionPicksTheFlowAndTheImage)
 
 TEST(Semflow_Benchmark_PCK, computePCKMatchesEvaluateBenchmark)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     // The entry point for training loops: flows computed elsewhere, sizes set by the caller.
     std::vector<KeypointPair> pairs = loadPFPascalPairs(benchmarkData("pf-pascal/test_pairs_pf_pascal.csv"));
     const cv::Size sizes[4][2] = {{{40, 30}, {50, 20}}, {{32, 32}, {40, 30}}, {{50, 20}, {32, 32}}, {{32, 32}, {40, 30}}};
@@ -282,6 +290,7 @@ TEST(Semflow_Benchmark_PCK, computePCKMatchesEvaluateBenchmark)
 
 TEST(Semflow_Benchmark_PCK, imageSquareIsInvariantUnderResizing)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     // Scoring at a working resolution (e.g. 320x320, what a training loop has) gives the same
     // 'image-square' PCK as at the original size, because errors are normalised per axis.
     // Original: pair 1, t2s, constant flow (-3, -3) on the 50x20 target. Resized: both images
@@ -323,6 +332,7 @@ TEST(Semflow_Benchmark_PCK, imageSquareIsInvariantUnderResizing)
 
 TEST(Semflow_Benchmark_PCK, pfWillowKeypointExtentBothDirections)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     std::vector<KeypointPair> pairs = loadPFWillowPairs(benchmarkData("pf-willow/test_pairs_pf.csv"));
     // SFNet's protocol: t2s, L = extent of A's keypoints.
     //   car: extent (36, 0) -> 36: 1.8, 3.6, 5.4 -> errors <= : 2, 4, 6 of 10
@@ -359,6 +369,7 @@ TEST(Semflow_Benchmark_PCK, pfWillowKeypointExtentBothDirections)
 
 TEST(Semflow_Benchmark_PCK, spairBboxThresholdBothDirections)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     std::vector<KeypointPair> pairs = loadSPairPairs(benchmarkData("spair"), "test");
     // s2t: L = target box side: aeroplane 40 -> 2, 4, 6 -> 1, 1, 2 of 3; cat 32 -> 1.6, 3.2, 4.8 -> 0, 1, 1
     // per pair (1/6, 2/3, 5/6); per keypoint (1/4, 2/4, 3/4); class mean = per pair (one pair per class)
@@ -418,6 +429,7 @@ TEST(Semflow_Benchmark_PCK, exifOrientationIsIgnoredBecauseKeypointsReferToStore
 
 TEST(Semflow_Benchmark_PCK, imageSizeDisagreeingWithAnnotationIsAnError)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     std::vector<KeypointPair> pairs = loadSPairPairs(benchmarkData("spair"), "test");
     pairs[1].targetSize = cv::Size(41, 40);
     expectThrowsWith([&] {
@@ -434,6 +446,7 @@ TEST(Semflow_Benchmark_PCK, imageSizeDisagreeingWithAnnotationIsAnError)
 
 TEST(Semflow_Benchmark_PCK, resultDescribesProtocolAndSerializes)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     std::vector<KeypointPair> pairs = loadSPairPairs(benchmarkData("spair"), "test");
     int calls = 0, lastTotal = 0;
     PCKResult r = evaluateBenchmark(pairs, zeroFlow,

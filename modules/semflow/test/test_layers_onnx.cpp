@@ -2,22 +2,39 @@
 // It is subject to the license terms in the LICENSE file found in the top-level directory
 // of this distribution and at http://opencv.org/license.html.
 
-// Both operators loaded from ONNX files written here with the ONNX protobuf library.
-// Needs libonnx, which OpenCV's own test system does not have: standalone builds only.
+// Both operators loaded from small ONNX graphs. Standalone, the graphs are written here with
+// the ONNX protobuf library; OpenCV's own test system has no libonnx, so in-tree the same
+// tests read the committed copies in test_data/semflow/onnx/ (written by make_onnx_fixtures.py
+// there), which the standalone build checks against the builder byte for byte.
 
 #include "test_precomp.hpp"
 
 #ifdef SEMFLOW_HAVE_ONNX
-
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
 #include "test_onnx_builder.hpp"
+#endif
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 
 namespace opencv_test { namespace {
+
+// The committed fixture that holds makeModel(C, beta, sigma, ...)'s graph.
+std::string opsFixtureName(int C, float beta, float sigma, bool constantCarrier, Size carrier,
+                           bool attributes)
+{
+    if (!attributes)
+        return cv::format("ops_c%d_no_attributes.onnx", C);
+    std::string name = cv::format("ops_c%d_b%g_s%g", C, beta, sigma);
+    if (constantCarrier)
+        name += cv::format("_carrier%dx%d", carrier.width, carrier.height);
+    return name + ".onnx";
+}
+
+#ifdef SEMFLOW_HAVE_ONNX
 
 // source [N,C,Hs,Ws], target [N,C,Ht,Wt] -> corr -> grid; every size symbolic except C.
 // With `constantTarget`, the size carrier of KernelSoftArgmax is an initializer instead.
@@ -64,13 +81,44 @@ onnx::ModelProto makeModel(int C, float beta, float sigma, bool constantCarrier 
     return model;
 }
 
-std::string writeModel(const onnx::ModelProto& model, const std::string& name)
+onnx::ModelProto makeModel(int C, float beta, float sigma, bool constantCarrier, Size carrier,
+                           bool attributes)
 {
-    std::string path = cv::tempfile(name.c_str());
-    std::ofstream f(path, std::ios::binary);
-    EXPECT_TRUE(model.SerializeToOstream(&f));
-    return path;
+    onnx::ModelProto model = makeModel(C, beta, sigma, constantCarrier, carrier);
+    if (!attributes)
+        for (auto& node : *model.mutable_graph()->mutable_node())
+            node.clear_attribute();
+    return model;
 }
+#endif
+
+// The graph of makeModel(...) as a file: written here (standalone) or the committed fixture
+// (in-tree, skipping when the test data is absent). Only a file written here is removed.
+struct OpsModelFile
+{
+    std::string path;
+    bool owned = false;
+    OpsModelFile(int C, float beta, float sigma, bool constantCarrier = false, Size carrier = Size(),
+                 bool attributes = true)
+    {
+#ifdef SEMFLOW_HAVE_ONNX
+        onnx::ModelProto model = makeModel(C, beta, sigma, constantCarrier, carrier, attributes);
+        if (!constantCarrier || carrier.area() > 0)
+            onnx::checker::check_model(model);
+        path = cv::tempfile(".onnx");
+        owned = true;
+        std::ofstream f(path, std::ios::binary);
+        EXPECT_TRUE(model.SerializeToOstream(&f));
+#else
+        path = semflowTestData("onnx/" + opsFixtureName(C, beta, sigma, constantCarrier, carrier, attributes));
+#endif
+    }
+    ~OpsModelFile()
+    {
+        if (owned)
+            std::remove(path.c_str());
+    }
+};
 
 Mat randomBlob(const std::vector<int>& shape, RNG& rng)
 {
@@ -89,13 +137,9 @@ Mat reference(const Mat& fs, const Mat& ft, float beta, float sigma)
 
 TEST(Semflow_ONNX, both_ops_load_and_serve_several_sizes_in_one_net)
 {
-    onnx::ModelProto model = makeModel(24, 30.f, 4.f);
-    ASSERT_NO_THROW(onnx::checker::check_model(model));
-    const std::string path = writeModel(model, ".onnx");
-
+    OpsModelFile file(24, 30.f, 4.f);
     semflow::registerLayers();
-    dnn::Net net = dnn::readNetFromONNX(path);
-    std::remove(path.c_str());
+    dnn::Net net = dnn::readNetFromONNX(file.path);
     RNG rng(17);
     // Batch 2, unequal non-square grids, then other sizes, then the first again.
     const std::vector<std::vector<int>> sizes = {{2, 5, 7, 6, 4}, {1, 10, 10, 10, 10}, {2, 5, 7, 6, 4}};
@@ -114,11 +158,9 @@ TEST(Semflow_ONNX, both_ops_load_and_serve_several_sizes_in_one_net)
 TEST(Semflow_ONNX, constant_size_carrier_arrives_as_blob)
 {
     const Size tgrid(4, 3);
-    onnx::ModelProto model = makeModel(8, 50.f, 5.f, true, tgrid);
-    const std::string path = writeModel(model, ".onnx");
+    OpsModelFile file(8, 50.f, 5.f, true, tgrid);
     semflow::registerLayers();
-    dnn::Net net = dnn::readNetFromONNX(path);
-    std::remove(path.c_str());
+    dnn::Net net = dnn::readNetFromONNX(file.path);
     RNG rng(4);
     Mat fs = randomBlob({1, 8, 2, 5}, rng), ft = randomBlob({1, 8, tgrid.height, tgrid.width}, rng);
     net.setInput(fs, "source");
@@ -130,31 +172,25 @@ TEST(Semflow_ONNX, empty_size_carrier_is_an_error_not_a_crash)
 {
     // A constant carrier with a zero-sized dimension: the grid size is unknown at import
     // time and must be refused at run time (it once reached a division by Wt = 0).
-    onnx::ModelProto model = makeModel(8, 50.f, 5.f, true, Size(0, 3));
-    const std::string path = writeModel(model, ".onnx");
+    OpsModelFile file(8, 50.f, 5.f, true, Size(0, 3));
     semflow::registerLayers();
     RNG rng(6);
     EXPECT_THROW(
         {
-            dnn::Net net = dnn::readNetFromONNX(path);
+            dnn::Net net = dnn::readNetFromONNX(file.path);
             net.setInput(randomBlob({1, 8, 2, 2}, rng), "source");
             net.setInput(randomBlob({1, 8, 3, 1}, rng), "target");
             net.forward("grid");
         },
         cv::Exception);
-    std::remove(path.c_str());
 }
 
 TEST(Semflow_ONNX, attribute_defaults_follow_the_spec)
 {
-    onnx::ModelProto model = makeModel(8, 0.f, 0.f);
-    // Drop every attribute: defaults are normalize=1, relu=1, beta=50, sigma=5.
-    for (auto& node : *model.mutable_graph()->mutable_node())
-        node.clear_attribute();
-    const std::string path = writeModel(model, ".onnx");
+    // No attribute at all: defaults are normalize=1, relu=1, beta=50, sigma=5.
+    OpsModelFile file(8, 0.f, 0.f, false, Size(), false);
     semflow::registerLayers();
-    dnn::Net net = dnn::readNetFromONNX(path);
-    std::remove(path.c_str());
+    dnn::Net net = dnn::readNetFromONNX(file.path);
     RNG rng(8);
     Mat fs = randomBlob({1, 8, 3, 3}, rng), ft = randomBlob({1, 8, 3, 4}, rng);
     net.setInput(fs, "source");
@@ -164,11 +200,12 @@ TEST(Semflow_ONNX, attribute_defaults_follow_the_spec)
 
 TEST(Semflow_ONNX, truncated_and_foreign_files_raise)
 {
-    const std::string good = writeModel(makeModel(8, 50.f, 5.f), ".onnx");
-    std::ifstream in(good, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    in.close();
-    std::remove(good.c_str());
+    std::string bytes;
+    {
+        OpsModelFile good(8, 50.f, 5.f);
+        std::ifstream in(good.path, std::ios::binary);
+        bytes.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    }
     ASSERT_GT(bytes.size(), 40u);
 
     semflow::registerLayers();
@@ -183,6 +220,25 @@ TEST(Semflow_ONNX, truncated_and_foreign_files_raise)
     std::remove(foreign.c_str());
 }
 
-}}  // namespace
+#ifdef SEMFLOW_HAVE_ONNX
+// The committed copies that the in-tree tests read are exactly what the builder writes.
+TEST(Semflow_ONNX, committed_fixtures_match_the_builder)
+{
+    SEMFLOW_REQUIRE_TEST_DATA("onnx");
+    struct Case { int C; float beta, sigma; bool constantCarrier; Size carrier; bool attributes; };
+    const Case cases[] = {{24, 30.f, 4.f, false, Size(), true},  {8, 50.f, 5.f, false, Size(), true},
+                          {8, 50.f, 5.f, true, Size(4, 3), true}, {8, 50.f, 5.f, true, Size(0, 3), true},
+                          {8, 0.f, 0.f, false, Size(), false}};
+    for (const Case& c : cases)
+    {
+        const std::string name = opsFixtureName(c.C, c.beta, c.sigma, c.constantCarrier, c.carrier, c.attributes);
+        std::ifstream in(semflowTestData("onnx/" + name), std::ios::binary);
+        const std::string committed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        const std::string built =
+            makeModel(c.C, c.beta, c.sigma, c.constantCarrier, c.carrier, c.attributes).SerializeAsString();
+        EXPECT_EQ(committed, built) << name << ": regenerate with test_data/semflow/onnx/make_onnx_fixtures.py";
+    }
+}
+#endif
 
-#endif  // SEMFLOW_HAVE_ONNX
+}}  // namespace

@@ -5,28 +5,33 @@
 // cv::SemanticFlow pinned by a hand-made SFNet graph whose "features" are the mean colour
 // of each 16x16 cell: on images painted with one unique colour per cell, the correct match
 // of every cell is known exactly, so direction, units and the border protocol are checked
-// to float precision, independently of any trained model. The graph is written here with
-// libonnx (standalone builds only; OpenCV's test system has no libonnx).
+// to float precision, independently of any trained model. Standalone, the graph is written
+// here with libonnx; OpenCV's test system has no libonnx, so in-tree the tests read the
+// committed copies in test_data/semflow/onnx/ (make_onnx_fixtures.py there), which the
+// standalone build checks against makeSfnetGraph byte for byte.
 
 #include "test_precomp.hpp"
 
 #ifdef SEMFLOW_HAVE_ONNX
-
 #include <onnx/checker.h>
 #include <onnx/onnx_pb.h>
 
 #include "test_onnx_builder.hpp"
+#endif
 
 #include <cctype>
 #include <cstdio>
-#include <limits>
 #include <fstream>
+#include <iterator>
+#include <limits>
 
 #include "opencv2/imgproc.hpp"
 
 namespace opencv_test { namespace {
 
 const int kFeat4 = 8;  // channels of the hand-made level-4 features
+
+#ifdef SEMFLOW_HAVE_ONNX
 
 // The level-4 "features": ReLU(W c + b) of the cell's mean colour c, with positive W and b so
 // that no colour maps to zero and no two colours map to parallel vectors.
@@ -38,6 +43,8 @@ void feat4Weights(std::vector<float>& w, std::vector<float>& b)
     for (float& x : w) x = rng.uniform(0.1f, 1.f);
     for (float& x : b) x = rng.uniform(0.05f, 0.3f);
 }
+
+#endif
 
 struct HandModel
 {
@@ -56,6 +63,7 @@ struct HandModel
     bool unknownOp = false;        //!< feat3 made by an op no importer knows (checker skipped)
 };
 
+#ifdef SEMFLOW_HAVE_ONNX
 // Follows doc/onnx_ops.md "The SFNet inference graph" with trivial features.
 onnx::ModelProto makeSfnetGraph(const HandModel& spec)
 {
@@ -140,7 +148,7 @@ onnx::ModelProto makeSfnetGraph(const HandModel& spec)
     return model;
 }
 
-std::string writeHandModel(const HandModel& spec = HandModel())
+std::string writeHandModel(const HandModel& spec)
 {
     onnx::ModelProto model = makeSfnetGraph(spec);
     if (!spec.unknownOp)
@@ -150,13 +158,45 @@ std::string writeHandModel(const HandModel& spec = HandModel())
     EXPECT_TRUE(model.SerializeToOstream(&f));
     return path;
 }
+#endif
 
-// A hand model file removed at the end of the test.
+// The committed fixture (test_data/semflow/onnx/) that holds makeSfnetGraph(spec).
+std::string handFixtureName(const HandModel& spec)
+{
+    std::string name = "hand_sfnet";
+    if (spec.beta != 0.f || spec.sigma != 0.f)
+        name += cv::format("_b%g_s%g", spec.beta, spec.sigma);
+    if (!spec.metadata)
+        name += "_no_metadata";
+    if (!spec.dropOutput.empty())
+        name += "_drop_" + spec.dropOutput;
+    if (!spec.renameInput.empty())
+        name += "_rename_" + spec.renameInput;
+    if (spec.unknownOp)
+        name += "_unknown_op";
+    return name + ".onnx";
+}
+
+// A hand model file: written here and removed at the end of the test (standalone), or the
+// committed fixture (in-tree; the test skips when the test data is absent).
 struct TempModel
 {
     std::string path;
-    explicit TempModel(const HandModel& spec = HandModel()) : path(writeHandModel(spec)) {}
-    ~TempModel() { std::remove(path.c_str()); }
+    bool owned = false;
+    explicit TempModel(const HandModel& spec = HandModel())
+    {
+#ifdef SEMFLOW_HAVE_ONNX
+        path = writeHandModel(spec);
+        owned = true;
+#else
+        path = semflowTestData("onnx/" + handFixtureName(spec));
+#endif
+    }
+    ~TempModel()
+    {
+        if (owned)
+            std::remove(path.c_str());
+    }
 };
 
 // The unique colour (BGR) of cell (cx, cy) of an n x n coded image: distinct directions in
@@ -637,6 +677,27 @@ TEST(Semflow_SemanticFlow, cuda_request_falls_back_or_raises_in_strict_mode)
     }
 }
 
-}}  // namespace
+#ifdef SEMFLOW_HAVE_ONNX
+// The committed copies that the in-tree tests read are exactly what makeSfnetGraph writes.
+TEST(Semflow_SemanticFlow, committed_fixtures_match_the_builder)
+{
+    SEMFLOW_REQUIRE_TEST_DATA("onnx");
+    std::vector<HandModel> specs(6);
+    specs[1].beta = 30.f;
+    specs[1].sigma = 3.f;
+    specs[2].metadata = false;
+    specs[3].dropOutput = "feat4_target";
+    specs[4].renameInput = "image_b";
+    specs[5].unknownOp = true;
+    for (const HandModel& spec : specs)
+    {
+        const std::string name = handFixtureName(spec);
+        std::ifstream in(semflowTestData("onnx/" + name), std::ios::binary);
+        const std::string committed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        EXPECT_EQ(committed, makeSfnetGraph(spec).SerializeAsString())
+            << name << ": regenerate with test_data/semflow/onnx/make_onnx_fixtures.py";
+    }
+}
+#endif
 
-#endif  // SEMFLOW_HAVE_ONNX
+}}  // namespace

@@ -2,7 +2,7 @@
 // It is subject to the license terms in the LICENSE file found in the top-level directory
 // of this distribution and at http://opencv.org/license.html.
 
-// Accuracy of the bundled trained model (test_data/models/semflow_tiny.onnx) on the bundled
+// Accuracy of the bundled trained model (test_data/semflow/models/semflow_tiny.onnx) on the bundled
 // demo image warped by known geometric transformations: calc(warped, original) must recover
 // the displacement far better than the identity flow. The ground truth is the warp itself.
 
@@ -71,7 +71,7 @@ void loadDemo(Mat& image, Mat& mask)
     const std::string model = semflowTestData(kModel);
     ASSERT_TRUE(std::ifstream(model).good())
         << "the bundled model " << model << " is missing: it is trained with the recipe in "
-        << "test_data/models/ (the accuracy tests need it and do not skip)";
+        << "test_data/semflow/models/";
     image = imread(semflowTestData("demo/source.png"), IMREAD_COLOR);
     mask = imread(semflowTestData("demo/source_mask.png"), IMREAD_GRAYSCALE);
     ASSERT_FALSE(image.empty()) << "missing " << semflowTestData("demo/source.png");
@@ -95,6 +95,8 @@ void expectBeatsIdentity(const Score& s, const char* what)
 
 TEST(Semflow_Accuracy, bundled_model_recovers_a_known_affine_warp)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("models/semflow_tiny.onnx");
+    SEMFLOW_REQUIRE_TEST_DATA("demo");
     Mat image, mask;
     ASSERT_NO_FATAL_FAILURE(loadDemo(image, mask));
     // Rotation by 8 degrees, zoom 1.12, shift (18, -12) px about the centre, as a backward map.
@@ -154,6 +156,8 @@ Mat thinPlateBackward(Size size, const std::vector<Point2f>& from, const std::ve
 
 TEST(Semflow_Accuracy, bundled_model_recovers_a_known_thin_plate_warp)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("models/semflow_tiny.onnx");
+    SEMFLOW_REQUIRE_TEST_DATA("demo");
     Mat image, mask;
     ASSERT_NO_FATAL_FAILURE(loadDemo(image, mask));
     std::vector<Point2f> from, to;

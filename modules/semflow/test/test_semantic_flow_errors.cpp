@@ -32,6 +32,8 @@ std::string writeBytes(const std::string& bytes)
 
 TEST(Semflow_SemanticFlow, bad_images_raise_clear_errors)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("models/semflow_tiny.onnx");
+    SEMFLOW_REQUIRE_TEST_DATA("demo");
     const std::string model = bundledModel();
     Ptr<SemanticFlow> sf = SemanticFlow::create(model);
     const Mat good = imread(semflowTestData("demo/source.png"), IMREAD_COLOR);
@@ -63,6 +65,7 @@ TEST(Semflow_SemanticFlow, bad_images_raise_clear_errors)
 
 TEST(Semflow_SemanticFlow, damaged_or_foreign_model_files_say_what_is_wrong)
 {
+    SEMFLOW_REQUIRE_TEST_DATA("models/semflow_tiny.onnx");
     SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(""), "no model file given");
     SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create("/nonexistent/dir/model.onnx"), "missing or unreadable");
     SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(semflowTestData("models")), "is a directory");

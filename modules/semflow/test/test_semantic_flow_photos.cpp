@@ -108,7 +108,7 @@ Table evaluatePhotos(const std::string& modelFile, const char* name)
     const std::string path = semflowTestData(modelFile);
     if (!std::ifstream(path).good())
     {
-        ADD_FAILURE() << "the model " << path << " is missing (test_data/models/README.md has its recipe)";
+        ADD_FAILURE() << "the model " << path << " is missing (test_data/semflow/models/README.md has its recipe)";
         return t;
     }
     Ptr<SemanticFlow> sf = SemanticFlow::create(path);
@@ -178,8 +178,8 @@ TEST(Semflow_Photos, tiny_model_and_zero_flow_reference_numbers)
 }
 
 // Cross-instance pairs (two horses, two dogs: different animals in different poses) with
-// keypoints placed by hand in test_data/photo_pairs/ (PF-PASCAL layout), scored as
-// `semflow_eval --dataset pf-pascal --root test_data/photo_pairs --threshold bbox` does.
+// keypoints placed by hand in test_data/semflow/photo_pairs/ (PF-PASCAL layout), scored as
+// `semflow_eval --dataset pf-pascal --root test_data/semflow/photo_pairs --threshold bbox` does.
 TEST(Semflow_Photos, default_model_transfers_hand_placed_keypoints_across_instances)
 {
     const std::string model = semflowTestData(kDefaultModel);

@@ -25,30 +25,31 @@ every published evaluation script uses them as they are). A keypoint that is not
 annotated in one of the two images (PF-PASCAL's `-1` padding, a `nan`) has
 `valid[i] == 0` and does not count.
 */
-struct CV_EXPORTS KeypointPair
+struct CV_EXPORTS_W_SIMPLE KeypointPair
 {
-    String sourceImage;                    //!< path of the source image (root already joined)
-    String targetImage;                    //!< path of the target image (root already joined)
-    String category;                       //!< object class, e.g. "aeroplane", "car(G)"
-    std::vector<Point2f> sourceKeypoints;  //!< keypoints in the source image
-    std::vector<Point2f> targetKeypoints;  //!< keypoints in the target image, same length
-    std::vector<uchar> valid;              //!< 1 where keypoint i is annotated in both images
+    CV_WRAP KeypointPair() {}
+    CV_PROP_RW String sourceImage;                    //!< path of the source image (root already joined)
+    CV_PROP_RW String targetImage;                    //!< path of the target image (root already joined)
+    CV_PROP_RW String category;                       //!< object class, e.g. "aeroplane", "car(G)"
+    CV_PROP_RW std::vector<Point2f> sourceKeypoints;  //!< keypoints in the source image
+    CV_PROP_RW std::vector<Point2f> targetKeypoints;  //!< keypoints in the target image, same length
+    CV_PROP_RW std::vector<uchar> valid;              //!< 1 where keypoint i is annotated in both images
     /** Object bounding box in the source image as (x1, y1, x2 - x1, y2 - y1);
         width and height 0 when the annotation has none. */
-    Rect2f sourceBox;
-    Rect2f targetBox;                      //!< same for the target image
+    CV_PROP_RW Rect2f sourceBox;
+    CV_PROP_RW Rect2f targetBox;                      //!< same for the target image
     /** PCK reference length given by the annotation for the source image (the `L_pck`
         column of SFNet's `bbox_*_pairs_pf_pascal.csv`: the larger side of the source
         object's bounding box); negative when absent. */
-    float sourceLpck = -1.f;
-    float targetLpck = -1.f;               //!< same for the target image; negative when absent
-    Size sourceSize;                       //!< source image size if known (SPair gives it), else empty
-    Size targetSize;                       //!< target image size if known, else empty
-    bool flip = false;                     //!< PF-PASCAL training lists: the pair is meant to be mirrored
-    String annotation;                     //!< where the pair came from, "file:line", for messages
+    CV_PROP_RW float sourceLpck = -1.f;
+    CV_PROP_RW float targetLpck = -1.f;               //!< same for the target image; negative when absent
+    CV_PROP_RW Size sourceSize;                       //!< source image size if known (SPair gives it), else empty
+    CV_PROP_RW Size targetSize;                       //!< target image size if known, else empty
+    CV_PROP_RW bool flip = false;                     //!< PF-PASCAL training lists: the pair is meant to be mirrored
+    CV_PROP_RW String annotation;                     //!< where the pair came from, "file:line", for messages
 
     //! Number of keypoints annotated in both images.
-    int numValid() const;
+    CV_WRAP int numValid() const;
 };
 
 /** @brief Reads a PF-PASCAL pair list (CSV with a header row).
@@ -69,7 +70,7 @@ name. A keypoint at (-1, -1) or with a `nan` coordinate in either image is marke
        directories does (the CSV sits inside `PF-dataset-PASCAL/`), the shorter one is used.
 @throws cv::Exception naming the file and line of a malformed row.
 */
-CV_EXPORTS std::vector<KeypointPair> loadPFPascalPairs(const String& csvFile,
+CV_EXPORTS_W std::vector<KeypointPair> loadPFPascalPairs(const String& csvFile,
                                                        const String& imageRoot = String());
 
 /** @brief Reads the PF-WILLOW pair list (`test_pairs_pf.csv`).
@@ -81,7 +82,7 @@ the name of the folder holding imageA (`car(G)`, `duck(S)`, ...). Image A is the
 @param imageRoot as for loadPFPascalPairs().
 @throws cv::Exception naming the file and line of a malformed row.
 */
-CV_EXPORTS std::vector<KeypointPair> loadPFWillowPairs(const String& csvFile,
+CV_EXPORTS_W std::vector<KeypointPair> loadPFWillowPairs(const String& csvFile,
                                                        const String& imageRoot = String());
 
 /** @brief Reads one SPair-71k pair annotation (`PairAnnotation/<split>/<name>.json`).
@@ -91,7 +92,7 @@ keypoints visible in both images), `src_bndbox`, `trg_bndbox` ([x1, y1, x2, y2])
 present, `src_imsize`/`trg_imsize` ([w, h, c]). Images are `<imageRoot>/<category>/<name>`.
 @throws cv::Exception naming the file (and line, for JSON syntax errors).
 */
-CV_EXPORTS KeypointPair loadSPairAnnotation(const String& jsonFile, const String& imageRoot);
+CV_EXPORTS_W KeypointPair loadSPairAnnotation(const String& jsonFile, const String& imageRoot);
 
 /** @brief Reads a SPair-71k split: `Layout/<layout>/<split>.txt` lists the pair names, each
 annotated by `PairAnnotation/<split>/<name>.json`, images under `JPEGImages/<category>/`.
@@ -100,7 +101,7 @@ annotated by `PairAnnotation/<split>/<name>.json`, images under `JPEGImages/<cat
 @param layout `large` (the benchmark) or `small`.
 @throws cv::Exception naming the file and line of a malformed entry.
 */
-CV_EXPORTS std::vector<KeypointPair> loadSPairPairs(const String& root, const String& split,
+CV_EXPORTS_W std::vector<KeypointPair> loadSPairPairs(const String& root, const String& split,
                                                     const String& layout = "large");
 
 /** @brief Loads a benchmark split by its standard file names.
@@ -111,7 +112,7 @@ CV_EXPORTS std::vector<KeypointPair> loadSPairPairs(const String& root, const St
 - `spair`: loadSPairPairs(root, split).
 @throws cv::Exception listing the files it looked for when none exists.
 */
-CV_EXPORTS std::vector<KeypointPair> loadBenchmark(const String& dataset, const String& root,
+CV_EXPORTS_W std::vector<KeypointPair> loadBenchmark(const String& dataset, const String& root,
                                                    const String& split);
 
 /** @brief The same pair in images resized to other sizes (e.g. the network input size).
@@ -124,7 +125,7 @@ invariant under this resizing (errors are normalised per axis), the other thresh
 @param sourceSize the new source size.
 @param targetSize the new target size.
 */
-CV_EXPORTS KeypointPair resizeKeypointPair(const KeypointPair& pair, Size sourceSize, Size targetSize);
+CV_EXPORTS_W KeypointPair resizeKeypointPair(const KeypointPair& pair, Size sourceSize, Size targetSize);
 
 /** @brief What the PCK threshold length L is measured on. */
 enum PCKThreshold
@@ -154,43 +155,46 @@ enum TransferDirection
 };
 
 /** @brief A complete PCK protocol: every choice that makes two numbers comparable. */
-struct CV_EXPORTS PCKProtocol
+struct CV_EXPORTS_W_SIMPLE PCKProtocol
 {
-    std::vector<float> alphas = {0.05f, 0.1f, 0.15f};               //!< PCK@alpha for each
-    PCKThreshold threshold = PCK_THRESHOLD_IMAGE;                    //!< what L is
-    TransferDirection direction = TRANSFER_SOURCE_TO_TARGET;         //!< transfer direction
+    //! The defaults: alphas 0.05, 0.1, 0.15 (set in the body: the bindings generator cannot
+    //! parse a brace initializer), image threshold, source to target.
+    CV_WRAP PCKProtocol() { alphas = std::vector<float>{0.05f, 0.1f, 0.15f}; }
+    CV_PROP_RW std::vector<float> alphas;                           //!< PCK@alpha for each
+    CV_PROP_RW PCKThreshold threshold = PCK_THRESHOLD_IMAGE;         //!< what L is
+    CV_PROP_RW TransferDirection direction = TRANSFER_SOURCE_TO_TARGET; //!< transfer direction
 
     //! One sentence saying exactly what is computed.
-    String describe() const;
+    CV_WRAP String describe() const;
 };
 
 //! Parses "image", "image-square", "bbox", "bbox-kp" (cv::Exception otherwise).
-CV_EXPORTS PCKThreshold parsePCKThreshold(const String& name);
+CV_EXPORTS_W PCKThreshold parsePCKThreshold(const String& name);
 //! The name parsePCKThreshold() accepts.
-CV_EXPORTS String pckThresholdName(PCKThreshold threshold);
+CV_EXPORTS_W String pckThresholdName(PCKThreshold threshold);
 //! Parses "s2t" or "t2s" (cv::Exception otherwise).
-CV_EXPORTS TransferDirection parseTransferDirection(const String& name);
+CV_EXPORTS_W TransferDirection parseTransferDirection(const String& name);
 //! The name parseTransferDirection() accepts.
-CV_EXPORTS String transferDirectionName(TransferDirection direction);
+CV_EXPORTS_W String transferDirectionName(TransferDirection direction);
 
 /** @brief The PCK outcome of one pair. */
-struct CV_EXPORTS PairPCK
+struct CV_EXPORTS_W_SIMPLE PairPCK
 {
-    int index = -1;                     //!< index of the pair in the evaluated list
-    String category;                    //!< the pair's class
-    String sourceImage;                 //!< copied from the pair, for reports
-    String targetImage;                 //!< copied from the pair, for reports
-    int numKeypoints = 0;               //!< valid keypoints that were scored
+    CV_PROP_RW int index = -1;                     //!< index of the pair in the evaluated list
+    CV_PROP_RW String category;                    //!< the pair's class
+    CV_PROP_RW String sourceImage;                 //!< copied from the pair, for reports
+    CV_PROP_RW String targetImage;                 //!< copied from the pair, for reports
+    CV_PROP_RW int numKeypoints = 0;               //!< valid keypoints that were scored
     /** L in pixels of the image the error is measured in (0 for PCK_THRESHOLD_IMAGE_SQUARE,
         whose per-axis normalisation has no single length). */
-    double referenceLength = 0;
-    std::vector<int> correct;           //!< correct keypoints, one count per alpha
-    std::vector<Point2f> predicted;     //!< transferred valid keypoints, in scoring order
-    std::vector<Point2f> groundTruth;   //!< their annotated positions
-    std::vector<double> normalizedErrors; //!< distance / L per scored keypoint
+    CV_PROP_RW double referenceLength = 0;
+    CV_PROP_RW std::vector<int> correct;           //!< correct keypoints, one count per alpha
+    CV_PROP_RW std::vector<Point2f> predicted;     //!< transferred valid keypoints, in scoring order
+    CV_PROP_RW std::vector<Point2f> groundTruth;   //!< their annotated positions
+    CV_PROP_RW std::vector<double> normalizedErrors; //!< distance / L per scored keypoint
 
     //! correct[a] / numKeypoints (0 when there are no keypoints).
-    double pck(size_t alphaIndex) const;
+    CV_WRAP double pck(size_t alphaIndex) const;
 };
 
 /** @brief Scores one pair given its flow.
@@ -206,49 +210,49 @@ struct CV_EXPORTS PairPCK
 @throws cv::Exception when the flow has the wrong type or size, or the threshold needs
         something the pair lacks (a box, an image size).
 */
-CV_EXPORTS PairPCK evaluatePairPCK(const KeypointPair& pair, InputArray flow,
+CV_EXPORTS_W PairPCK evaluatePairPCK(const KeypointPair& pair, InputArray flow,
                                    const PCKProtocol& protocol, int index = -1);
 
 /** @brief PCK of one group of pairs (one class, or all). */
-struct CV_EXPORTS PCKRow
+struct CV_EXPORTS_W_SIMPLE PCKRow
 {
-    String category;                    //!< class name, or "all"
-    int pairs = 0;                      //!< pairs with at least one valid keypoint
-    int keypoints = 0;                  //!< valid keypoints
-    std::vector<double> perPair;        //!< mean over pairs of the pair's PCK, one per alpha
-    std::vector<double> perKeypoint;    //!< correct keypoints / keypoints, one per alpha
+    CV_PROP_RW String category;                    //!< class name, or "all"
+    CV_PROP_RW int pairs = 0;                      //!< pairs with at least one valid keypoint
+    CV_PROP_RW int keypoints = 0;                  //!< valid keypoints
+    CV_PROP_RW std::vector<double> perPair;        //!< mean over pairs of the pair's PCK, one per alpha
+    CV_PROP_RW std::vector<double> perKeypoint;    //!< correct keypoints / keypoints, one per alpha
 };
 
 /** @brief A benchmark result: the protocol it used, per class and overall. */
-struct CV_EXPORTS PCKResult
+struct CV_EXPORTS_W_SIMPLE PCKResult
 {
-    PCKProtocol protocol;               //!< how the numbers were computed
-    String dataset;                     //!< free label, e.g. "pf-pascal test"
-    std::vector<PCKRow> classes;        //!< one row per class, sorted by name
-    PCKRow overall;                     //!< all pairs together
-    std::vector<double> classMean;      //!< mean over classes of perPair, one per alpha
-    int skippedPairs = 0;               //!< pairs without any valid keypoint (not scored)
-    std::vector<PairPCK> pairs;         //!< the per-pair outcomes
+    CV_PROP_RW PCKProtocol protocol;               //!< how the numbers were computed
+    CV_PROP_RW String dataset;                     //!< free label, e.g. "pf-pascal test"
+    CV_PROP_RW std::vector<PCKRow> classes;        //!< one row per class, sorted by name
+    CV_PROP_RW PCKRow overall;                     //!< all pairs together
+    CV_PROP_RW std::vector<double> classMean;      //!< mean over classes of perPair, one per alpha
+    CV_PROP_RW int skippedPairs = 0;               //!< pairs without any valid keypoint (not scored)
+    CV_PROP_RW std::vector<PairPCK> pairs;         //!< the per-pair outcomes
 
     //! The protocol description, prefixed with the dataset label.
-    String describe() const;
+    CV_WRAP String describe() const;
     //! A fixed-width table: one line per class, then "all" and "class mean", in percent.
-    String table() const;
+    CV_WRAP String table() const;
     //! The whole result as JSON (protocol, overall, classes, per pair).
-    String toJSON() const;
+    CV_WRAP String toJSON() const;
     //! The per-class table as CSV: category,pairs,keypoints,then per-pair and per-keypoint PCK.
-    String toCSV() const;
+    CV_WRAP String toCSV() const;
 };
 
 /** @brief Aggregates per-pair outcomes into the per-class and overall tables. */
-CV_EXPORTS PCKResult summarizePCK(const std::vector<PairPCK>& pairs, const PCKProtocol& protocol,
+CV_EXPORTS_W PCKResult summarizePCK(const std::vector<PairPCK>& pairs, const PCKProtocol& protocol,
                                   const String& dataset = String());
 
 /** @brief Scores flows already computed for a list of pairs (e.g. by a training loop).
 
 flows[i] belongs to pairs[i], in the direction @p protocol names; see evaluatePairPCK().
 */
-CV_EXPORTS PCKResult computePCK(const std::vector<KeypointPair>& pairs,
+CV_EXPORTS_W PCKResult computePCK(const std::vector<KeypointPair>& pairs,
                                 const std::vector<Mat>& flows, const PCKProtocol& protocol,
                                 const String& dataset = String());
 

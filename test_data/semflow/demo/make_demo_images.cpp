@@ -6,8 +6,8 @@
 // (body, head, ears, legs, tail, striped coat) that differ in colours, proportions, pose and
 // background, plus their foreground masks. Deterministic (fixed seeds).
 //
-//   g++ -O2 -std=c++17 test_data/demo/make_demo_images.cpp $(pkg-config --cflags --libs opencv4) \
-//       -o /tmp/make_demo_images && /tmp/make_demo_images test_data/demo
+//   g++ -O2 -std=c++17 test_data/semflow/demo/make_demo_images.cpp $(pkg-config --cflags --libs opencv4) \
+//       -o /tmp/make_demo_images && /tmp/make_demo_images test_data/semflow/demo
 
 #include <cstdio>
 #include <string>

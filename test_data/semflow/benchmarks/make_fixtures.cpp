@@ -6,7 +6,7 @@
 // to them are hand-written). Only the image sizes matter to the tests; the drawing gives
 // a person looking at a "worst pairs" picture something to see. Re-run after changing a size:
 //   g++ -std=c++17 -O2 make_fixtures.cpp -o /tmp/make_fixtures $(pkg-config --cflags --libs opencv4)
-//   /tmp/make_fixtures test_data/benchmarks
+//   /tmp/make_fixtures test_data/semflow/benchmarks
 
 #include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>

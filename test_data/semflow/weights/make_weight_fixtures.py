@@ -6,7 +6,7 @@
 Run from anywhere (needs PyTorch; Debian: python3-torch). The tests never run Python:
 this script and its outputs are committed together.
 
-    python3 test_data/weights/make_weight_fixtures.py
+    python3 test_data/semflow/weights/make_weight_fixtures.py
 
 Outputs (next to this script):
   reader_zip.pth, reader_legacy.pth   one OrderedDict with views, offsets, strides and

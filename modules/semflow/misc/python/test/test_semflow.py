@@ -1,0 +1,282 @@
+#!/usr/bin/env python
+# This file is part of OpenCV project.
+# It is subject to the license terms in the LICENSE file found in the top-level directory
+# of this distribution and at http://opencv.org/license.html.
+"""Python bindings of the semflow module, checked against independent references.
+
+Runs under pytest, or OpenCV's own runner (modules/python/test/test.py). Test data is found
+the OpenCV way, under OPENCV_TEST_DATA_PATH (this repository's test_data/ is such a tree);
+tests that need it skip when it is absent. The comparison with C++ runs the C++ demo given
+by SEMFLOW_DEMO_BIN (scripts/build_opencv.sh builds it against the same OpenCV) and skips,
+saying so, without it.
+"""
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+import numpy as np
+import cv2 as cv
+
+try:
+    from tests_common import NewOpenCVTests
+except ImportError:  # outside OpenCV's test tree: the same interface, on unittest
+    class NewOpenCVTests(unittest.TestCase):
+        def find_file(self, filename, searchPaths=(), required=True):
+            for path in searchPaths:
+                if path and os.path.isfile(os.path.join(path, filename)):
+                    return os.path.join(path, filename)
+            if required:
+                self.fail("File " + filename + " not found")
+            self.skipTest("File " + filename + " not found")
+
+
+def data_roots():
+    return [os.environ.get("OPENCV_TEST_DATA_PATH")]
+
+
+class SemflowTestCase(NewOpenCVTests):
+    def data(self, relative):
+        """semflow/<relative> in the test data tree; skips the test when it is absent."""
+        return self.find_file("semflow/" + relative, data_roots(), required=False)
+
+    def model(self):
+        return self.data("models/semflow_tiny.onnx")
+
+    def demo_pair(self):
+        src = cv.imread(self.data("demo/source.png"), cv.IMREAD_COLOR)
+        tgt = cv.imread(self.data("demo/target.png"), cv.IMREAD_COLOR)
+        self.assertIsNotNone(src)
+        self.assertIsNotNone(tgt)
+        return src, tgt
+
+    def assertRaisesMessage(self, needle, fn, *args, **kwargs):
+        with self.assertRaises(cv.error) as ctx:
+            fn(*args, **kwargs)
+        self.assertIn(needle, str(ctx.exception))
+
+
+def naive_correlation(fs, ft, normalize=True, relu=True):
+    """[N,C,Hs,Ws] x [N,C,Ht,Wt] -> [N,Ht*Wt,Hs,Ws], in float64."""
+    fs = fs.astype(np.float64)
+    ft = ft.astype(np.float64)
+    if normalize:
+        fs = fs / np.sqrt((fs ** 2).sum(axis=1, keepdims=True) + 1e-6)
+        ft = ft / np.sqrt((ft ** 2).sum(axis=1, keepdims=True) + 1e-6)
+    n, c, hs, ws = fs.shape
+    ht, wt = ft.shape[2:]
+    out = np.einsum("ncj,nci->nji", ft.reshape(n, c, ht * wt), fs.reshape(n, c, hs * ws))
+    if relu:
+        out = np.maximum(out, 0)
+    return out.reshape(n, ht * wt, hs, ws)
+
+
+def naive_kernel_soft_argmax(corr, wt, ht, beta, sigma, normalize=True):
+    """The formula of layers.hpp, one source position at a time."""
+    corr = corr.astype(np.float64)
+    n, hw, hs, ws = corr.shape
+    if normalize:
+        corr = corr / np.sqrt((corr ** 2).sum(axis=1, keepdims=True) + 1e-6)
+    ys, xs = np.divmod(np.arange(hw), wt)
+    xn = -1 + 2.0 * xs / (wt - 1)
+    yn = -1 + 2.0 * ys / (ht - 1)
+    grid = np.zeros((n, 2, hs, ws))
+    for b in range(n):
+        for y in range(hs):
+            for x in range(ws):
+                c = corr[b, :, y, x]
+                j = int(np.argmax(c))
+                k = np.exp(-((xs - xs[j]) ** 2 + (ys - ys[j]) ** 2) / (2.0 * sigma ** 2))
+                z = beta * k * c
+                m = np.exp(z - z.max())
+                m /= m.sum()
+                grid[b, 0, y, x] = (m * xn).sum()
+                grid[b, 1, y, x] = (m * yn).sum()
+    return grid
+
+
+class semflow_layers_test(SemflowTestCase):
+    def test_correlation_matches_a_naive_product(self):
+        rng = np.random.default_rng(3)
+        fs = rng.uniform(-1, 1, (2, 6, 3, 5)).astype(np.float32)
+        ft = rng.uniform(-1, 1, (2, 6, 4, 2)).astype(np.float32)
+        for normalize in (True, False):
+            for relu in (True, False):
+                corr = cv.semflow.correlation(fs, ft, normalize=normalize, relu=relu)
+                self.assertEqual(corr.shape, (2, 8, 3, 5))
+                ref = naive_correlation(fs, ft, normalize, relu)
+                self.assertLessEqual(np.abs(corr - ref).max(), 1e-5)
+
+    def test_kernel_soft_argmax_matches_the_formula(self):
+        rng = np.random.default_rng(5)
+        corr = rng.uniform(0, 1, (1, 4 * 3, 2, 3)).astype(np.float32)
+        grid = cv.semflow.kernelSoftArgmax(corr, (4, 3), beta=50.0, sigma=5.0)
+        self.assertEqual(grid.shape, (1, 2, 2, 3))
+        ref = naive_kernel_soft_argmax(corr, 4, 3, 50.0, 5.0)
+        self.assertLessEqual(np.abs(grid - ref).max(), 1e-5)
+
+    def test_bad_layer_inputs_raise_the_cpp_message(self):
+        a = np.zeros((1, 4, 2, 2), np.float32)
+        b = np.zeros((1, 5, 2, 2), np.float32)
+        self.assertRaisesMessage("semflow Correlation: source and target features must have the "
+                                 "same channel count, got 4 and 5", cv.semflow.correlation, a, b)
+        self.assertRaisesMessage("semflow correlation: source features must be CV_32F, got CV_64FC1",
+                                 cv.semflow.correlation, a.astype(np.float64), b)
+        corr = np.zeros((1, 6, 2, 2), np.float32)
+        self.assertRaisesMessage("the correlation has 6 channels but the target grid is 4x4",
+                                 cv.semflow.kernelSoftArgmax, corr, (4, 4))
+
+
+class semflow_flow_utils_test(SemflowTestCase):
+    def test_warp_image_is_remap_by_position_plus_flow(self):
+        rng = np.random.default_rng(7)
+        img = rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)
+        flow = rng.uniform(-3, 3, (12, 16, 2)).astype(np.float32)
+        out = cv.semflow.warpImage(img, flow)
+        gx, gy = np.meshgrid(np.arange(16, dtype=np.float32), np.arange(12, dtype=np.float32))
+        ref = cv.remap(img, gx + flow[..., 0], gy + flow[..., 1], cv.INTER_LINEAR,
+                       borderMode=cv.BORDER_CONSTANT)
+        np.testing.assert_array_equal(out, ref)
+
+    def test_transfer_keypoints_adds_the_flow(self):
+        flow = np.zeros((10, 10, 2), np.float32)
+        flow[..., 0] = 2.5
+        flow[..., 1] = -1.0
+        pts = cv.semflow.transferKeypoints([(1, 2), (7.5, 3.25)], flow)
+        np.testing.assert_allclose(np.asarray(pts).reshape(-1, 2), [[3.5, 1.0], [10.0, 2.25]], atol=1e-6)
+
+    def test_flow_to_color_and_draw_flow_matches(self):
+        white = cv.semflow.flowToColor(np.zeros((4, 5, 2), np.float32))
+        self.assertEqual(white.shape, (4, 5, 3))
+        self.assertTrue((white == 255).all())
+        src = np.zeros((40, 30, 3), np.uint8)
+        tgt = np.zeros((20, 50, 3), np.uint8)
+        out = cv.semflow.drawFlowMatches(src, tgt, np.zeros((40, 30, 2), np.float32), step=8)
+        self.assertEqual(out.shape, (40, 80, 3))
+        self.assertRaisesMessage("drawFlowMatches: step must be >= 1, got 0",
+                                 cv.semflow.drawFlowMatches, src, tgt,
+                                 np.zeros((40, 30, 2), np.float32), step=0)
+        self.assertRaisesMessage("warpImage: the image is empty", cv.semflow.warpImage,
+                                 np.zeros((0, 0), np.uint8), np.zeros((4, 4, 2), np.float32))
+
+
+class semflow_semantic_flow_test(SemflowTestCase):
+    def test_create_and_settings(self):
+        sf = cv.SemanticFlow.create(self.model())
+        self.assertIsInstance(sf, cv.DenseOpticalFlow)
+        self.assertEqual(tuple(sf.getInputSize()), (320, 320))
+        self.assertTrue(sf.getPadBorder())
+        sf.setBeta(30.0)
+        sf.setSigma(3.0)
+        self.assertEqual(sf.getBeta(), 30.0)
+        self.assertEqual(sf.getSigma(), 3.0)
+        sf.setPreferableBackend(cv.dnn.DNN_BACKEND_OPENCV)
+        sf.setPreferableTarget(cv.dnn.DNN_TARGET_CPU)
+        self.assertEqual(sf.getPreferableBackend(), cv.dnn.DNN_BACKEND_OPENCV)
+        self.assertEqual(sf.getPreferableTarget(), cv.dnn.DNN_TARGET_CPU)
+        sf.setStrictBackend(True)
+        self.assertTrue(sf.getStrictBackend())
+        sf.setConsistencyTolerance(0.1)
+        self.assertAlmostEqual(sf.getConsistencyTolerance(), 0.1, places=6)
+
+    def test_calc_variants_agree(self):
+        src, tgt = self.demo_pair()
+        sf = cv.SemanticFlow.create(self.model())
+        flow = sf.calc(src, tgt, None)
+        self.assertEqual(flow.shape, src.shape[:2] + (2,))
+        self.assertEqual(flow.dtype, np.float32)
+        s2t, t2s, conf = sf.calcBidirectional(src, tgt)
+        self.assertLessEqual(np.abs(s2t - flow).max(), 1e-6)
+        self.assertEqual(t2s.shape, tgt.shape[:2] + (2,))
+        self.assertEqual(conf.shape, src.shape[:2])
+        self.assertTrue(((conf >= 0) & (conf <= 1)).all())
+        flows = sf.calcBatch([src, tgt], [tgt, src])
+        self.assertEqual(len(flows), 2)
+        self.assertLessEqual(np.abs(flows[0] - flow).max(), 1e-4)  # the C++ test's tolerance
+        self.assertLessEqual(np.abs(flows[1] - t2s).max(), 1e-4)
+        many = sf.calcOneToMany(src, [tgt, src])
+        self.assertEqual(len(many), 2)
+        self.assertLessEqual(np.abs(many[0] - flow).max(), 1e-3)  # the C++ test's tolerance
+
+    def test_same_flow_as_the_cpp_demo(self):
+        demo = os.environ.get("SEMFLOW_DEMO_BIN")
+        if not demo or not os.path.isfile(demo):
+            self.skipTest("SEMFLOW_DEMO_BIN does not name the C++ semflow_demo built against this "
+                          "cv2's OpenCV (scripts/build_opencv.sh builds it)")
+        src_path, tgt_path, model = self.data("demo/source.png"), self.data("demo/target.png"), self.model()
+        out = tempfile.mkdtemp(prefix="semflow_py_")
+        subprocess.run([demo, src_path, tgt_path, "--model=" + model, "--out=" + out, "--runs=1"],
+                       check=True, stdout=subprocess.DEVNULL)
+        cpp = cv.readOpticalFlow(os.path.join(out, "flow.flo"))
+        self.assertIsNotNone(cpp)
+        src = cv.imread(src_path, cv.IMREAD_COLOR)
+        tgt = cv.imread(tgt_path, cv.IMREAD_COLOR)
+        sf = cv.SemanticFlow.create(model)
+        flow = sf.calc(src, tgt, None)
+        self.assertEqual(flow.shape, cpp.shape)
+        self.assertLessEqual(np.abs(flow - cpp).max(), 1e-6)
+
+    def test_bad_inputs_raise_the_cpp_message(self):
+        self.assertRaisesMessage("no model file given", cv.SemanticFlow.create, "")
+        self.assertRaisesMessage("missing or unreadable", cv.SemanticFlow.create,
+                                 "/nonexistent/dir/model.onnx")
+        sf = cv.SemanticFlow.create(self.model())
+        src, _ = self.demo_pair()
+        self.assertRaisesMessage("source image is empty", sf.calc, np.zeros((0, 0, 3), np.uint8), src, None)
+        self.assertRaisesMessage("got CV_16UC3", sf.calc, np.zeros((32, 32, 3), np.uint16), src, None)
+        self.assertRaisesMessage("must lie in [0, 1]", sf.calc, src.astype(np.float32), src, None)
+
+
+class semflow_benchmark_test(SemflowTestCase):
+    def test_pf_pascal_loader_reads_the_csv(self):
+        csv = self.data("benchmarks/pf-pascal/test_pairs_pf_pascal.csv")
+        pairs = cv.semflow.loadPFPascalPairs(csv)
+        with open(csv) as f:
+            rows = [line.strip().split(",") for line in f.readlines()[1:] if line.strip()]
+        self.assertEqual(len(pairs), len(rows))
+        first = pairs[0]
+        self.assertEqual(first.category, "aeroplane")  # class 1
+        self.assertTrue(first.sourceImage.endswith(rows[0][0]))
+        xa, ya, xb, yb = ([float(v) for v in rows[0][c].split(";")] for c in range(3, 7))
+        valid = [min(v) >= 0 for v in zip(xa, ya, xb, yb)]  # -1 pads a missing keypoint
+        self.assertEqual(list(np.asarray(first.valid).reshape(-1) != 0), valid)
+        self.assertEqual(first.numValid(), sum(valid))
+        src = np.asarray(first.sourceKeypoints).reshape(-1, 2)[valid]
+        tgt = np.asarray(first.targetKeypoints).reshape(-1, 2)[valid]
+        np.testing.assert_allclose(src, np.array([xa, ya]).T[valid])
+        np.testing.assert_allclose(tgt, np.array([xb, yb]).T[valid])
+
+    def test_pck_of_the_zero_flow_matches_numpy(self):
+        layout = self.data("benchmarks/spair/Layout/large/test.txt")  # find_file wants a file
+        root = os.path.dirname(os.path.dirname(os.path.dirname(layout)))
+        pairs = cv.semflow.loadSPairPairs(root, "test")
+        self.assertGreater(len(pairs), 0)
+        protocol = cv.semflow.PCKProtocol()
+        protocol.alphas = [0.05, 0.1, 0.2]
+        protocol.threshold = cv.semflow.PCK_THRESHOLD_IMAGE
+        protocol.direction = cv.semflow.TRANSFER_SOURCE_TO_TARGET
+        flows = [np.zeros((p.sourceSize[1], p.sourceSize[0], 2), np.float32) for p in pairs]
+        result = cv.semflow.computePCK(pairs, flows, protocol, "spair test")
+        correct = np.zeros(3)
+        total = 0
+        for p in pairs:
+            src = np.asarray(p.sourceKeypoints).reshape(-1, 2)
+            tgt = np.asarray(p.targetKeypoints).reshape(-1, 2)
+            valid = np.asarray(p.valid).reshape(-1) != 0
+            err = np.linalg.norm(src[valid] - tgt[valid], axis=1)
+            L = max(p.targetSize)
+            for a, alpha in enumerate(protocol.alphas):
+                correct[a] += (err <= alpha * L).sum()
+            total += valid.sum()
+        self.assertEqual(result.overall.keypoints, total)
+        np.testing.assert_allclose(result.overall.perKeypoint, correct / total, atol=1e-12)
+        self.assertIn("spair test", result.describe())
+
+    def test_bad_protocol_names_raise_the_cpp_message(self):
+        self.assertRaisesMessage("unknown PCK threshold 'nope'", cv.semflow.parsePCKThreshold, "nope")
+        self.assertEqual(cv.semflow.parseTransferDirection("t2s"), cv.semflow.TRANSFER_TARGET_TO_SOURCE)
+
+
+if __name__ == "__main__":
+    NewOpenCVTests.bootstrap()
