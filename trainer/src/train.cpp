@@ -193,7 +193,7 @@ torch::Tensor imageTensor(const cv::Mat& bgr, int size)
 // align_corners) to the size of `from` and turned into a pixel flow into `to`. SFNet's
 // protocol (target-to-source transfer, L = image side); alphas 0.05, 0.1, 0.15.
 cv::semflow::PCKResult validate(SFNet& model, const std::vector<cv::semflow::KeypointPair>& pairs, int size,
-                                const torch::Device& device)
+                                const torch::Device& device, cv::semflow::PCKThreshold threshold)
 {
     torch::NoGradGuard noGrad;
     model->eval();
@@ -213,7 +213,7 @@ cv::semflow::PCKResult validate(SFNet& model, const std::vector<cv::semflow::Key
         std::memcpy(flow.data, hwc.data_ptr<float>(), size_t(hwc.numel()) * sizeof(float));
     };
     cv::semflow::PCKProtocol proto;
-    proto.threshold = cv::semflow::PCK_THRESHOLD_IMAGE;
+    proto.threshold = threshold;
     proto.direction = cv::semflow::TRANSFER_TARGET_TO_SOURCE;
     auto res = cv::semflow::evaluateBenchmark(pairs, flowFn, proto, "validation");
     model->train();
@@ -341,6 +341,16 @@ TrainSummary train(const TrainOptions& o)
         }
         if (valPairs.empty())
             throw std::runtime_error("--val-pairs: " + o.valPairs + " lists no pairs");
+    }
+    cv::semflow::PCKThreshold valThreshold = cv::semflow::PCK_THRESHOLD_IMAGE;
+    try
+    {
+        valThreshold = cv::semflow::parsePCKThreshold(o.valThreshold);
+    }
+    catch (const cv::Exception&)
+    {
+        throw std::runtime_error("--val-threshold must be image, image-square, bbox or bbox-kp, got '" +
+                                 o.valThreshold + "'");
     }
     const std::string bestPath = (fs::path(o.output) / "best.pt").string();
     const std::string valLogPath = (fs::path(o.output) / "val.tsv").string();
@@ -556,7 +566,7 @@ TrainSummary train(const TrainOptions& o)
             log.flush();
             if (!valPairs.empty() && done % perEpoch == 0)
             {
-                const auto res = validate(model, valPairs, o.size, device);
+                const auto res = validate(model, valPairs, o.size, device, valThreshold);
                 if (res.overall.perPair.size() < 2 || res.overall.pairs == 0)
                     throw std::runtime_error("--val-pairs: no pair of " + o.valPairs + " has a valid keypoint");
                 const double pck = res.overall.perPair[1];

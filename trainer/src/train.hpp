@@ -39,6 +39,9 @@ struct TrainOptions
     /// to <output>/best.pt, every result to <output>/val.tsv.
     std::string valPairs;
     std::string valRoot;    ///< folder the CSV's image paths are relative to (default: the CSV's)
+    /// PCK reference length of the validation: image (default), bbox (the CSV's L_pck or
+    /// boxes, the authors' choice for the best checkpoint), image-square, bbox-kp.
+    std::string valThreshold = "image";
     std::string device = "cpu";  ///< cpu | cuda
     bool resume = false;    ///< continue from <output>/checkpoint.pt exactly where it stopped
     int64_t maxIters = -1;  ///< stop (with a checkpoint) after this many iterations in total

@@ -53,6 +53,8 @@ const char* const kUsage =
     "  --val-pairs CSV      validation after every epoch: PCK@0.1 on a PF-PASCAL-format pair\n"
     "                       list (e.g. `sfnet generate --pairs`); best model -> DIR/best.pt\n"
     "  --val-root DIR       folder the CSV's image paths are relative to (default: the CSV's)\n"
+    "  --val-threshold T    PCK reference length: image (default), bbox (the CSV's L_pck or boxes,\n"
+    "                       as the authors pick their best epoch), image-square, bbox-kp\n"
     "  --no-progress        no progress bar\n"
     "recipe (defaults follow the SFNet authors' code; see doc/training.md):\n"
     "  --smoothness F       authors (|d(Fx+Fy)/dx| + |d(Fx+Fy)/dy|, default) or per-channel\n"
@@ -169,6 +171,8 @@ int cmdTrain(int argc, char** argv)
                 o.valPairs = value();
             else if (a == "--val-root")
                 o.valRoot = value();
+            else if (a == "--val-threshold")
+                o.valThreshold = value();
             else if (a == "--no-progress")
                 o.progress = false;
             else
