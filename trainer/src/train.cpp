@@ -225,15 +225,18 @@ double stateChecksum(SFNet& model, torch::optim::Adam& opt)
 {
     torch::NoGradGuard noGrad;
     double s = 0;
-    int64_t k = 0;
+    int64_t k = 1;  // position weight for the ordered parameters and buffers; 0 = unweighted
     auto add = [&](const torch::Tensor& t) {
         if (t.defined() && t.numel() > 0)
-            s += (++k) * t.to(torch::kCPU).to(torch::kDouble).abs().sum().item<double>();
+            s += (k ? double(k++) : 1.0) * t.to(torch::kCPU).to(torch::kDouble).abs().sum().item<double>();
     };
     for (const auto& p : model->parameters())
         add(p);
     for (const auto& b : model->buffers())
         add(b);
+    // The optimiser's state map is keyed by tensor addresses: its order differs between
+    // processes, so its part of the sum must not depend on the order.
+    k = 0;
     for (auto& kv : opt.state())
     {
         auto& st = static_cast<torch::optim::AdamParamState&>(*kv.second);
@@ -488,7 +491,7 @@ TrainSummary train(const TrainOptions& o)
 
     if (mainRank)
         std::cerr << "training " << cfg.backbone << " on " << o.data << " (" << source->size() << " images, "
-              << perEpoch << " batches of " << o.batch << " per epoch, " << o.epochs << " epochs, input " << o.size
+              << perEpoch << " batches of " << globalBatch << " per epoch, " << o.epochs << " epochs, input " << o.size
               << "x" << o.size << ", " << o.device
               << (dist.active() ? ", " + std::to_string(dist.worldSize()) + " processes of batch " + std::to_string(o.batch)
                                 : std::string())

@@ -229,6 +229,13 @@ TEST(SharedBatchNorm, MatchesLibTorchBatchNorm)
 // shards of each global batch), share BatchNorm statistics and average gradients weighted
 // by their shard sizes. Not bit-identical: the 4-image sums inside each GEMM and reduction
 // become two 2-image sums added by the all-reduce, a different float summation order.
+//
+// Two kinds of tensors cannot be compared at all, in ANY two runs that sum in a different
+// order: the bias of a convolution that feeds a training-mode BatchNorm has an identically
+// zero gradient (BatchNorm subtracts each channel's batch mean, so a per-channel shift
+// cancels), its float gradient is pure rounding noise, and Adam's step (~ lr * g / |g|)
+// turns that noise into full-size steps of random sign; the running means follow those
+// biases. For them the test only bounds the drift by the summed learning rates.
 TEST(DataParallel, TwoProcessesMatchOneProcessWithTheGlobalBatch)
 {
     const fs::path d = freshDir("equal");
@@ -259,14 +266,29 @@ TEST(DataParallel, TwoProcessesMatchOneProcessWithTheGlobalBatch)
     const auto half = stateOf(d / "half" / "checkpoint.pt");
     ASSERT_EQ(two.size(), one.size());
     double worst = 0, control = 0;
+    size_t compared = 0;
+    const double lrSum = 4 * 1e-3 + 4 * 2e-4;  // 4 steps at lr, 4 after the milestone (x0.2)
+    auto noiseDriven = [](const std::string& name) {
+        const bool adaptation = name.rfind("adap_layer_feat", 0) == 0;
+        return adaptation && (name.find(".0.bias") != std::string::npos || name.find("running_mean") != std::string::npos);
+    };
     for (size_t i = 0; i < one.size(); ++i)
     {
         ASSERT_EQ(two[i].first, one[i].first);
+        const std::string& name = one[i].first;
+        if (noiseDriven(name))
+        {
+            if (name.find(".0.bias") != std::string::npos)  // each step moves it by <= lr (Adam)
+                EXPECT_LE((two[i].second - one[i].second).abs().max().item<double>(), 2 * lrSum * 1.01) << name;
+            continue;
+        }
         const double r = relNorm(two[i].second, one[i].second);
-        EXPECT_LE(r, 1e-5) << one[i].first;
+        EXPECT_LE(r, 1e-5) << name;
         worst = std::max(worst, r);
         control = std::max(control, relNorm(half[i].second, one[i].second));
+        compared += name.rfind("adap_layer_feat", 0) == 0;
     }
+    EXPECT_EQ(compared, 2u * 2 * 4);  // per layer and step: conv weight, BN weight, BN bias, running_var
     std::cout << "[ measured ] largest relative difference 2x2 vs 1x4: " << worst
               << "; 1x2 control vs 1x4: " << control << "\n";
     EXPECT_GT(control, 1e-3);  // the comparison can tell different training apart
