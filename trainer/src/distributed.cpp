@@ -3,6 +3,7 @@
 
 #include "distributed.hpp"
 
+#include <torch/csrc/distributed/c10d/Backend.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #ifdef SEMFLOW_WITH_NCCL
@@ -11,6 +12,7 @@
 
 #include <cstdlib>
 #include <iostream>
+#include <type_traits>
 #include <mutex>
 #include <sstream>
 #include <stdexcept>
@@ -18,11 +20,16 @@
 namespace sfnet
 {
 
+// LibTorch 1.13's ProcessGroupGloo/NCCL are ProcessGroups; from 2.0 on they are Backends
+// (a ProcessGroup dispatches to them). Both offer the same allreduce/broadcast calls.
+using CollectiveGroup = std::conditional_t<std::is_base_of_v<c10d::ProcessGroup, c10d::ProcessGroupGloo>,
+                                           c10d::ProcessGroup, c10d::Backend>;
+
 class ProcessGroupHandle
 {
 public:
     c10::intrusive_ptr<c10d::Store> store;
-    c10::intrusive_ptr<c10d::ProcessGroup> pg;
+    c10::intrusive_ptr<CollectiveGroup> pg;
 };
 
 namespace
