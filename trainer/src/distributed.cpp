@@ -183,14 +183,24 @@ void Distributed::check(const char* what, const std::exception& e) const
     throw std::runtime_error(os.str());
 }
 
+// NCCL reduces GPU memory only: host tensors (counters, loss values) take a round trip.
+torch::Tensor Distributed::onCollectiveDevice(const torch::Tensor& t) const
+{
+    if (cfg_.backend == "nccl" && !t.is_cuda())
+        return t.to(torch::Device(torch::kCUDA, c10::DeviceIndex(cfg_.localRank)));
+    return t;
+}
+
 void Distributed::allReduceSum(torch::Tensor& t)
 {
     if (!active())
         return;
     try
     {
-        std::vector<torch::Tensor> v{t};
+        std::vector<torch::Tensor> v{onCollectiveDevice(t)};
         pg_->pg->allreduce(v)->wait(toMs(cfg_.timeoutSeconds));
+        if (!v[0].is_same(t))
+            t.copy_(v[0]);
     }
     catch (const std::exception& e)
     {
@@ -214,8 +224,11 @@ void Distributed::broadcast(std::vector<torch::Tensor> tensors)
         torch::NoGradGuard noGrad;
         for (auto& t : tensors)
         {
-            std::vector<torch::Tensor> v{t.detach()};
+            const torch::Tensor d = t.detach();
+            std::vector<torch::Tensor> v{onCollectiveDevice(d)};
             pg_->pg->broadcast(v)->wait(toMs(cfg_.timeoutSeconds));
+            if (!v[0].is_same(d))
+                d.copy_(v[0]);
         }
     }
     catch (const std::exception& e)
@@ -232,8 +245,7 @@ void Distributed::barrier()
     {
         // An all-reduce rather than ProcessGroup::barrier: Gloo's barrier ignores the timeout
         // given to wait() on some versions; an all-reduce honours it everywhere.
-        auto t = torch::zeros({1});
-        std::vector<torch::Tensor> v{t};
+        std::vector<torch::Tensor> v{onCollectiveDevice(torch::zeros({1}))};
         pg_->pg->allreduce(v)->wait(toMs(cfg_.timeoutSeconds));
     }
     catch (const std::exception& e)

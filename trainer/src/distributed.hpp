@@ -98,6 +98,7 @@ public:
 
 private:
     void check(const char* what, const std::exception& e) const;
+    torch::Tensor onCollectiveDevice(const torch::Tensor& t) const;
     DistributedConfig cfg_;
     std::unique_ptr<ProcessGroupHandle> pg_;
     friend class GradientReducer;
