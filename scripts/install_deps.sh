@@ -6,7 +6,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   libopencv-dev
-  libtorch-dev
+  libtorch-dev libgloo-dev  # libgloo-dev: headers c10d ProcessGroupGloo.hpp includes
   libonnx-dev libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas0-pthread

@@ -598,6 +598,41 @@ void colourJitter(cv::Mat& rgb, double j, cv::RNG& rng)
     }
 }
 
+// One axis of PIL's resampling: for each output index, the first input index and the
+// normalised weights of the input indices from there on.
+struct AxisCoefficients
+{
+    std::vector<int> first;
+    std::vector<std::vector<double>> weights;
+};
+
+AxisCoefficients antialiasedBilinearAxis(int inSize, int outSize)
+{
+    const double scale = double(inSize) / outSize, filterScale = std::max(scale, 1.0);
+    const double support = 1.0 * filterScale;  // the triangle filter's support is 1
+    AxisCoefficients a;
+    a.first.resize(size_t(outSize));
+    a.weights.resize(size_t(outSize));
+    for (int i = 0; i < outSize; ++i)
+    {
+        const double centre = (i + 0.5) * scale;
+        const int lo = std::max(0, int(centre - support + 0.5));
+        const int hi = std::min(inSize, int(centre + support + 0.5));
+        std::vector<double>& w = a.weights[size_t(i)];
+        double total = 0;
+        for (int j = lo; j < hi; ++j)
+        {
+            const double t = std::abs((j - centre + 0.5) / filterScale);
+            w.push_back(t < 1 ? 1 - t : 0.0);
+            total += w.back();
+        }
+        for (double& v : w)
+            v = total > 0 ? v / total : 0.0;
+        a.first[size_t(i)] = lo;
+    }
+    return a;
+}
+
 cv::Matx23d randomTheta(cv::RNG& rng, double sigma)
 {
     cv::Matx23d t(1, 0, 0, 0, 1, 0);
@@ -606,6 +641,41 @@ cv::Matx23d randomTheta(cv::RNG& rng, double sigma)
     return t;
 }
 }  // namespace
+
+cv::Mat resizeAntialiasedBilinear(const cv::Mat& src, cv::Size dsize)
+{
+    CV_Assert(!src.empty() && src.type() == CV_32FC1 && dsize.width > 0 && dsize.height > 0);
+    const AxisCoefficients ax = antialiasedBilinearAxis(src.cols, dsize.width);
+    const AxisCoefficients ay = antialiasedBilinearAxis(src.rows, dsize.height);
+    cv::Mat horizontal(src.rows, dsize.width, CV_64F);
+    for (int y = 0; y < src.rows; ++y)
+    {
+        const float* in = src.ptr<float>(y);
+        double* out = horizontal.ptr<double>(y);
+        for (int x = 0; x < dsize.width; ++x)
+        {
+            double v = 0;
+            const std::vector<double>& w = ax.weights[size_t(x)];
+            for (size_t k = 0; k < w.size(); ++k)
+                v += w[k] * in[ax.first[size_t(x)] + int(k)];
+            out[x] = v;
+        }
+    }
+    cv::Mat dst(dsize, CV_32F);
+    for (int y = 0; y < dsize.height; ++y)
+    {
+        const std::vector<double>& w = ay.weights[size_t(y)];
+        float* out = dst.ptr<float>(y);
+        for (int x = 0; x < dsize.width; ++x)
+        {
+            double v = 0;
+            for (size_t k = 0; k < w.size(); ++k)
+                v += w[k] * horizontal.at<double>(ay.first[size_t(y)] + int(k), x);
+            out[x] = float(v);
+        }
+    }
+    return dst;
+}
 
 PairSample synthesizePair(const MaskedImage& in, const AugmentParams& p, uint64_t seed)
 {
@@ -648,9 +718,14 @@ PairSample synthesizePair(const MaskedImage& in, const AugmentParams& p, uint64_
     const cv::Mat ones(S, S, CV_32F, cv::Scalar(1));
     cv::Mat both = mask.mul(warp(ones, invertAffine(PS))).mul(warp(ones, invertAffine(PT)));
     const cv::Size grid(S / p.stride, S / p.stride);
-    cv::Mat ms, mt;
-    cv::resize(warp(both, PS), ms, grid, 0, 0, cv::INTER_AREA);
-    cv::resize(warp(both, PT), mt, grid, 0, 0, cv::INTER_AREA);
+    auto shrink = [&](const cv::Mat& m) {
+        if (p.maskShrink == MaskShrink::Antialiased)
+            return resizeAntialiasedBilinear(m, grid);
+        cv::Mat r;
+        cv::resize(m, r, grid, 0, 0, cv::INTER_AREA);
+        return r;
+    };
+    const cv::Mat ms = shrink(warp(both, PS)), mt = shrink(warp(both, PT));
     cv::threshold(ms, out.maskS, p.maskThreshold, 1.0, cv::THRESH_BINARY);
     cv::threshold(mt, out.maskT, p.maskThreshold, 1.0, cv::THRESH_BINARY);
     return out;
@@ -672,6 +747,7 @@ struct PairLoader::Impl
     AugmentParams params;
     int batchSize = 1;
     uint64_t seed = 0;
+    int shard = 0, shards = 1;
 
     std::mutex m;
     std::condition_variable cv;
@@ -738,9 +814,10 @@ struct PairLoader::Impl
     {
         Pending p{epoch, b, {}};
         const int64_t n = int64_t(source->size());
-        const int64_t k0 = b * batchSize, k1 = std::min(n, k0 + batchSize);
+        const int64_t k0 = b * batchSize, len = std::min(n, k0 + batchSize) - k0;
+        const int64_t lo = k0 + len * shard / shards, hi = k0 + len * (shard + 1) / shards;
         std::lock_guard<std::mutex> lk(m);
-        for (int64_t k = k0; k < k1; ++k)
+        for (int64_t k = lo; k < hi; ++k)
         {
             const size_t item = self.itemAt(epoch, k);
             const uint64_t s = mixSeed(seed, uint64_t(epoch), uint64_t(k));
@@ -755,9 +832,12 @@ struct PairLoader::Impl
 };
 
 PairLoader::PairLoader(std::shared_ptr<ImageSource> source, const AugmentParams& params, int batchSize,
-                       int workers, uint64_t seed)
+                       int workers, uint64_t seed, int shard, int shards)
     : impl_(new Impl)
 {
+    if (shards < 1 || shard < 0 || shard >= shards)
+        throw std::runtime_error("PairLoader: shard " + std::to_string(shard) + " of " + std::to_string(shards) +
+                                 " is not a valid shard");
     if (!source || source->size() == 0)
         throw std::runtime_error("PairLoader: the data source is empty");
     if (batchSize < 1)
@@ -768,6 +848,8 @@ PairLoader::PairLoader(std::shared_ptr<ImageSource> source, const AugmentParams&
     impl_->params = params;
     impl_->batchSize = batchSize;
     impl_->seed = seed;
+    impl_->shard = shard;
+    impl_->shards = shards;
     for (int i = 0; i < workers; ++i)
         impl_->threads.emplace_back([this] { impl_->workerLoop(); });
 }

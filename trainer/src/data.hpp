@@ -123,6 +123,29 @@ through the instance map. The mask is exactly the union of the object's drawn pa
 */
 GeneratedImage generateImage(uint64_t seed, uint64_t index, int size = 256);
 
+/** @brief How the warped masks are shrunk to the feature grid before thresholding. */
+enum class MaskShrink
+{
+    /// PIL's antialiased bilinear resize (what the SFNet authors' code uses): a triangle
+    /// filter stretched to the scale factor, so about 2 cells wide at 320 -> 20.
+    Antialiased,
+    /// cv::INTER_AREA: the mean over each cell's 16x16 box.
+    Area
+};
+
+/** @brief PIL's antialiased bilinear resize (`Image.resize(size, BILINEAR)`) of a
+single-channel float image, computed in double precision like PIL's "F" mode.
+
+Separable, horizontal pass first. Output pixel i of an axis of scale s = in/out samples
+the input around c = (i + 0.5) s with the triangle filter max(0, 1 - |t|) stretched by
+f = max(s, 1) (support f input pixels each side), over the input pixels j with
+|j + 0.5 - c| < f + 0.5 (clipped to the image), weights normalised to sum 1.
+@param src CV_32FC1, non-empty
+@param dsize target size, both sides > 0
+@throws cv::Exception on other input.
+*/
+cv::Mat resizeAntialiasedBilinear(const cv::Mat& src, cv::Size dsize);
+
 /** @brief Pair synthesis parameters (DESIGN.md, "Training"). */
 struct AugmentParams
 {
@@ -132,6 +155,7 @@ struct AugmentParams
     double jitter = 0.1;         ///< brightness, contrast, saturation and hue jitter strength
     double hflipProb = 0.5;      ///< probability of flipping the image (both copies)
     double maskThreshold = 0.1;  ///< feature-grid masks are binarised at this level
+    MaskShrink maskShrink = MaskShrink::Antialiased;  ///< the authors' shrink by default
 };
 
 /** @brief A training pair made from one image. */
@@ -151,7 +175,7 @@ jitters (random order of brightness/contrast/saturation/hue, as torchvision), ea
 warped by its own affine I + N(0, affineSigma^2) on the 6 normalised parameters (output
 pixel p samples the input at theta * p, bilinear, zeros outside). The mask is resized,
 restricted to the part of the object visible in BOTH views (so truncated pixels are zero
-in both), warped like each copy, area-resized to the feature grid and binarised
+in both), warped like each copy, shrunk to the feature grid (params.maskShrink) and binarised
 (> maskThreshold).
 */
 PairSample synthesizePair(const MaskedImage& in, const AugmentParams& params, uint64_t seed);
@@ -171,13 +195,20 @@ parallel and the next batch is prepared while the caller trains on the current o
 but scheduling never changes the result. Unreadable items are skipped with a warning on
 stderr (once per item) and counted; their batch is simply smaller. The last batch of an
 epoch may be smaller too (no item is dropped).
+
+With shards > 1 (data-parallel training), batch b of the epoch is still the global batch
+of batchSize items, and this loader returns only its contiguous part: positions
+[k0 + len * shard / shards, k0 + len * (shard + 1) / shards) of the len items of the batch
+starting at k0. The shards of all ranks together are exactly the unsharded batch.
 */
 class PairLoader
 {
 public:
-    /** @param workers number of worker threads (>= 1). */
+    /** @param batchSize global batch size (all shards together)
+    @param workers number of worker threads (>= 1)
+    @param shard, shards this loader's part of every batch (0 <= shard < shards). */
     PairLoader(std::shared_ptr<ImageSource> source, const AugmentParams& params, int batchSize,
-               int workers, uint64_t seed);
+               int workers, uint64_t seed, int shard = 0, int shards = 1);
     ~PairLoader();
     PairLoader(const PairLoader&) = delete;
     PairLoader& operator=(const PairLoader&) = delete;

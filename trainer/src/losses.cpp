@@ -44,8 +44,11 @@ void checkShapes(const torch::Tensor& gS, const torch::Tensor& gT, const torch::
 }
 
 // Per-item sums of |central differences| of flow [N,2,h,w] weighted by mask [N,1,h,w].
-torch::Tensor smoothnessSum(const torch::Tensor& flow, const torch::Tensor& mask)
+// The authors' code convolves the flow with one [1,2,1,3] (and [1,2,3,1]) kernel: a single
+// output channel over both input channels, i.e. the difference of Fx + Fy.
+torch::Tensor smoothnessSum(const torch::Tensor& flowXY, const torch::Tensor& mask, SmoothnessForm form)
 {
+    const auto flow = form == SmoothnessForm::ChannelSum ? flowXY.sum(1, true) : flowXY;
     const auto padX = F::pad(flow, F::PadFuncOptions({1, 1, 0, 0}));
     const auto padY = F::pad(flow, F::PadFuncOptions({0, 0, 1, 1}));
     const int64_t h = flow.size(2), w = flow.size(3);
@@ -73,7 +76,8 @@ LossTerms sfnetLoss(const torch::Tensor& gridS2T, const torch::Tensor& gridT2S, 
     const auto flow = ((((flowS2T + backS) * maskS).pow(2).sum({1, 2, 3}) / fgS).sum() +
                        (((flowT2S + backT) * maskT).pow(2).sum({1, 2, 3}) / fgT).sum());
 
-    const auto smooth = (smoothnessSum(flowS2T, maskS) / fgS).sum() + (smoothnessSum(flowT2S, maskT) / fgT).sum();
+    const auto smooth = (smoothnessSum(flowS2T, maskS, weights.smoothForm) / fgS).sum() +
+                        (smoothnessSum(flowT2S, maskT, weights.smoothForm) / fgT).sum();
 
     LossTerms t;
     t.mask = mask * (weights.mask / double(n));

@@ -11,12 +11,23 @@
 namespace sfnet
 {
 
-/** @brief Weights of the three terms (the paper's lambda1..3). */
+/** @brief How the smoothness term combines the two flow channels (doc/training.md). */
+enum class SmoothnessForm
+{
+    /// The SFNet authors' code (which trained the published model): one convolution kernel
+    /// spanning both flow channels, so per direction |d(Fx + Fy)/dx| + |d(Fx + Fy)/dy|.
+    ChannelSum,
+    /// The paper's formula read per channel: |dFx/dx| + |dFy/dx| + |dFx/dy| + |dFy/dy|.
+    PerChannel
+};
+
+/** @brief Weights of the three terms (the paper's lambda1..3) and the smoothness form. */
 struct LossWeights
 {
     double mask = 3.0;     ///< lambda1, mask consistency
     double flow = 16.0;    ///< lambda2, flow consistency
     double smooth = 0.5;   ///< lambda3, smoothness
+    SmoothnessForm smoothForm = SmoothnessForm::ChannelSum;  ///< the authors' form by default
 };
 
 /** @brief The loss and its weighted terms; total = mask + flow + smooth. Scalars. */
@@ -34,9 +45,10 @@ bilinear grid_sample with zeros outside. For each batch item and each direction
 
 - mask:   sum_p (M_T(G_S2T(p)) - M_S(p))^2 / (h w)
 - flow:   sum_p M_S(p) |F_S2T(p) + F_T2S(G_S2T(p))|^2 / (sum_p M_S(p) + 1)
-- smooth: sum_p M_S(p) (|dF/dx| + |dF/dy|) / (sum_p M_S(p) + 1), summed over x and y flow,
-          with central differences (F(x+1) - F(x-1)) / 2 and zero padding at the border
-          (as the authors' code).
+- smooth: sum_p M_S(p) S(p) / (sum_p M_S(p) + 1) with central differences
+          D_x F = (F(x+1) - F(x-1)) / 2 (zero padding at the border) and
+          S = |D_x (Fx + Fy)| + |D_y (Fx + Fy)| (SmoothnessForm::ChannelSum, the authors' code) or
+          S = |D_x Fx| + |D_x Fy| + |D_y Fx| + |D_y Fy| (SmoothnessForm::PerChannel).
 
 Each term is summed over both directions and the batch, multiplied by its weight and
 divided by the batch size.

@@ -347,8 +347,14 @@ void AdaptationLayerImpl::setIdentity()
 
 torch::Tensor AdaptationLayerImpl::forward(torch::Tensor x)
 {
-    x = x + conv1->forward(x);
-    return x + conv2->forward(x);
+    auto step = [&](torch::nn::Sequential& s, const torch::Tensor& in) {
+        if (!trainingBatchNorm || !is_training())
+            return s->forward(in);
+        const auto y = s[0]->as<torch::nn::Conv2d>()->forward(in);
+        return torch::relu(trainingBatchNorm(*s[1]->as<torch::nn::BatchNorm2d>(), y));
+    };
+    x = x + step(conv1, x);
+    return x + step(conv2, x);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -154,6 +154,9 @@ public:
 
     int64_t kernel;
     torch::nn::Sequential conv1{nullptr}, conv2{nullptr};
+    /// In training mode, when set, replaces each step's BatchNorm call (the trainer's
+    /// per-view / cross-process statistics, batch_norm.hpp); eval mode ignores it.
+    std::function<torch::Tensor(torch::nn::BatchNorm2dImpl&, const torch::Tensor&)> trainingBatchNorm;
 };
 TORCH_MODULE(AdaptationLayer);
 

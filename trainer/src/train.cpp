@@ -3,7 +3,9 @@
 
 #include "train.hpp"
 
+#include "batch_norm.hpp"
 #include "data.hpp"
+#include "distributed.hpp"
 #include "losses.hpp"
 #include "model.hpp"
 
@@ -140,6 +142,26 @@ void checkOptions(const TrainOptions& o)
         bad("--lr must be > 0");
     if (o.lrStep < 1)
         bad("--lr-step must be >= 1");
+    for (size_t i = 0; i < o.lrMilestones.size(); ++i)
+        if (o.lrMilestones[i] < 1 || (i > 0 && o.lrMilestones[i] <= o.lrMilestones[i - 1]))
+            bad("--lr-milestones must be positive and strictly increasing");
+    if (o.smoothness != "authors" && o.smoothness != "per-channel")
+        bad("--smoothness must be authors or per-channel, got '" + o.smoothness + "'");
+    if (o.maskShrink != "antialiased" && o.maskShrink != "area")
+        bad("--mask-shrink must be antialiased or area, got '" + o.maskShrink + "'");
+    if (o.bnStats != "per-view" && o.bnStats != "joint")
+        bad("--bn-stats must be per-view or joint, got '" + o.bnStats + "'");
+    if (o.bnInit != "uniform" && o.bnInit != "ones")
+        bad("--bn-init must be uniform or ones, got '" + o.bnInit + "'");
+    if (o.worldSize < 1 || o.rank < 0 || o.rank >= o.worldSize)
+        bad("the rank must be in [0, world size): got rank " + std::to_string(o.rank) + " of " +
+            std::to_string(o.worldSize));
+    if (o.localRank < 0)
+        bad("--local-rank must be >= 0");
+    if (o.masterPort < 1 || o.masterPort > 65535)
+        bad("--master-port must be in [1, 65535]");
+    if (!(o.distTimeout > 0))
+        bad("--dist-timeout must be > 0 seconds");
     if (!(o.lrGamma > 0))
         bad("--lr-gamma must be > 0");
     if (o.size < 64 || o.size % 32 != 0)
@@ -171,7 +193,7 @@ torch::Tensor imageTensor(const cv::Mat& bgr, int size)
 // align_corners) to the size of `from` and turned into a pixel flow into `to`. SFNet's
 // protocol (target-to-source transfer, L = image side); alphas 0.05, 0.1, 0.15.
 cv::semflow::PCKResult validate(SFNet& model, const std::vector<cv::semflow::KeypointPair>& pairs, int size,
-                                const torch::Device& device)
+                                const torch::Device& device, cv::semflow::PCKThreshold threshold)
 {
     torch::NoGradGuard noGrad;
     model->eval();
@@ -191,11 +213,37 @@ cv::semflow::PCKResult validate(SFNet& model, const std::vector<cv::semflow::Key
         std::memcpy(flow.data, hwc.data_ptr<float>(), size_t(hwc.numel()) * sizeof(float));
     };
     cv::semflow::PCKProtocol proto;
-    proto.threshold = cv::semflow::PCK_THRESHOLD_IMAGE;
+    proto.threshold = threshold;
     proto.direction = cv::semflow::TRANSFER_TARGET_TO_SOURCE;
     auto res = cv::semflow::evaluateBenchmark(pairs, flowFn, proto, "validation");
     model->train();
     return res;
+}
+
+// A fingerprint of the training state, to check that every rank resumed from the same one.
+double stateChecksum(SFNet& model, torch::optim::Adam& opt)
+{
+    torch::NoGradGuard noGrad;
+    double s = 0;
+    int64_t k = 1;  // position weight for the ordered parameters and buffers; 0 = unweighted
+    auto add = [&](const torch::Tensor& t) {
+        if (t.defined() && t.numel() > 0)
+            s += (k ? double(k++) : 1.0) * t.to(torch::kCPU).to(torch::kDouble).abs().sum().item<double>();
+    };
+    for (const auto& p : model->parameters())
+        add(p);
+    for (const auto& b : model->buffers())
+        add(b);
+    // The optimiser's state map is keyed by tensor addresses: its order differs between
+    // processes, so its part of the sum must not depend on the order.
+    k = 0;
+    for (auto& kv : opt.state())
+    {
+        auto& st = static_cast<torch::optim::AdamParamState&>(*kv.second);
+        add(st.exp_avg());
+        add(st.exp_avg_sq());
+    }
+    return s;
 }
 
 void moveOptimizerState(torch::optim::Adam& opt, const torch::Device& dev)
@@ -211,10 +259,50 @@ void moveOptimizerState(torch::optim::Adam& opt, const torch::Device& dev)
 }
 }  // namespace
 
+double learningRateAt(const TrainOptions& o, int64_t epoch)
+{
+    int64_t k = 0;
+    if (o.lrMilestones.empty())
+        k = epoch / std::max(1, o.lrStep);
+    else
+        for (int m : o.lrMilestones)
+            k += epoch >= m;
+    return o.lr * std::pow(o.lrGamma, double(k));
+}
+
+std::vector<int> parseMilestones(const std::string& list)
+{
+    std::vector<int> out;
+    std::stringstream ss(list);
+    std::string item;
+    while (std::getline(ss, item, ','))
+    {
+        size_t used = 0;
+        int v = 0;
+        try
+        {
+            v = std::stoi(item, &used);
+        }
+        catch (const std::exception&)
+        {
+            used = 0;
+        }
+        if (item.empty() || used != item.size() || v < 1 || (!out.empty() && v <= out.back()))
+            throw std::invalid_argument("--lr-milestones expects increasing positive epochs like 30,35, got '" +
+                                        list + "'");
+        out.push_back(v);
+    }
+    if (out.empty() || (!list.empty() && list.back() == ','))
+        throw std::invalid_argument("--lr-milestones expects increasing positive epochs like 30,35, got '" + list +
+                                    "'");
+    return out;
+}
+
 TrainSummary train(const TrainOptions& o)
 {
     checkOptions(o);
-    const torch::Device device(o.device == "cuda" ? torch::kCUDA : torch::kCPU);
+    const torch::Device device = o.device == "cuda" ? torch::Device(torch::kCUDA, int8_t(o.worldSize > 1 ? o.localRank : 0))
+                                                    : torch::Device(torch::kCPU);
     fs::create_directories(o.output);
     const std::string ckptPath = (fs::path(o.output) / "checkpoint.pt").string();
     const std::string logPath = (fs::path(o.output) / "log.tsv").string();
@@ -226,7 +314,22 @@ TrainSummary train(const TrainOptions& o)
     auto source = openDataSpec(o.data, o.vocSet, o.vocMasks, exclude, o.size);
     AugmentParams ap;
     ap.size = o.size;
-    PairLoader loader(source, ap, o.batch, o.workers, o.seed);
+    ap.maskShrink = o.maskShrink == "area" ? MaskShrink::Area : MaskShrink::Antialiased;
+
+    // Every rank draws its contiguous share of the same global batch, so N processes with
+    // batch B see exactly the samples (and augmentations) of one process with batch N*B.
+    DistributedConfig dc;
+    dc.worldSize = o.worldSize;
+    dc.rank = o.rank;
+    dc.localRank = o.localRank;
+    dc.masterAddr = o.masterAddr;
+    dc.masterPort = o.masterPort;
+    dc.timeoutSeconds = o.distTimeout;
+    dc.backend = o.device == "cuda" ? "nccl" : "gloo";
+    Distributed dist(dc);
+    const bool mainRank = dist.rank() == 0;
+    const int globalBatch = o.batch * dist.worldSize();
+    PairLoader loader(source, ap, globalBatch, o.workers, o.seed, dist.rank(), dist.worldSize());
     const int64_t perEpoch = loader.batchesPerEpoch();
     std::vector<cv::semflow::KeypointPair> valPairs;
     if (!o.valPairs.empty())
@@ -241,6 +344,16 @@ TrainSummary train(const TrainOptions& o)
         }
         if (valPairs.empty())
             throw std::runtime_error("--val-pairs: " + o.valPairs + " lists no pairs");
+    }
+    cv::semflow::PCKThreshold valThreshold = cv::semflow::PCK_THRESHOLD_IMAGE;
+    try
+    {
+        valThreshold = cv::semflow::parsePCKThreshold(o.valThreshold);
+    }
+    catch (const cv::Exception&)
+    {
+        throw std::runtime_error("--val-threshold must be image, image-square, bbox or bbox-kp, got '" +
+                                 o.valThreshold + "'");
     }
     const std::string bestPath = (fs::path(o.output) / "best.pt").string();
     const std::string valLogPath = (fs::path(o.output) / "val.tsv").string();
@@ -277,11 +390,12 @@ TrainSummary train(const TrainOptions& o)
             if (ar.try_read("train_best_pck", v))
                 bestPck = v.toDouble();
         });
-        if (uint64_t(seed) != o.seed || batch != o.batch || per != perEpoch || backboneTrained != o.trainBackbone)
+        if (uint64_t(seed) != o.seed || batch != globalBatch || per != perEpoch || backboneTrained != o.trainBackbone)
             throw std::runtime_error("--resume: the checkpoint was trained with --seed " + std::to_string(seed) +
-                                     ", --batch " + std::to_string(batch) + ", " + std::to_string(per) +
-                                     " batches per epoch" + (backboneTrained ? ", --train-backbone" : "") +
-                                     "; resume with the same seed, batch size, data and backbone setting");
+                                     ", a global batch of " + std::to_string(batch) + " (--batch x processes), " +
+                                     std::to_string(per) + " batches per epoch" +
+                                     (backboneTrained ? ", --train-backbone" : "") +
+                                     "; resume with the same seed, global batch, data and backbone setting");
     }
     else if (!o.init.empty())
         model = loadModel(o.init);
@@ -292,6 +406,14 @@ TrainSummary train(const TrainOptions& o)
         cfg.beta = o.beta;
         cfg.sigma = o.sigma;
         model = SFNet(cfg);
+        if (o.bnInit == "uniform")
+        {
+            // The PyTorch the authors trained with (1.0/1.1) drew BatchNorm weights from U(0, 1).
+            torch::NoGradGuard noGrad;
+            for (AdaptationLayer* a : {&model->adaptation3(), &model->adaptation4()})
+                for (torch::nn::Sequential* s : {&(*a)->conv1, &(*a)->conv2})
+                    (*s)[1]->as<torch::nn::BatchNorm2d>()->weight.uniform_(0, 1);
+        }
     }
     ModelConfig cfg = model->config();
     cfg.trainHeight = cfg.trainWidth = o.size;
@@ -310,6 +432,37 @@ TrainSummary train(const TrainOptions& o)
         moveOptimizerState(opt, device);
     }
 
+    if (dist.active())
+    {
+        // Same start everywhere: a fresh model is the same function of the seed on every
+        // rank and a resumed one the same file, but check rather than trust it.
+        auto mine = torch::tensor({double(startIter), stateChecksum(model, opt)}, torch::kDouble);
+        auto root = mine.clone();
+        dist.broadcast({root});
+        const double relDiff = std::abs(root[1].item<double>() - mine[1].item<double>()) /
+                               std::max(1e-30, std::abs(root[1].item<double>()));
+        if (root[0].item<double>() != mine[0].item<double>() || relDiff > 1e-12)
+            throw std::runtime_error("rank " + std::to_string(dist.rank()) + " starts from iteration " +
+                                     std::to_string(startIter) + " with a different model or optimiser state than rank 0 (" +
+                                     std::to_string(int64_t(root[0].item<double>())) +
+                                     "): every rank must resume from the same <output>/checkpoint.pt");
+        std::vector<torch::Tensor> state = model->parameters();
+        for (const auto& b : model->buffers())
+            state.push_back(b);
+        dist.broadcast(state);
+    }
+    const int views = o.bnStats == "per-view" ? 2 : 1;
+    StatisticsReducer reduceStats;
+    if (dist.active())
+        reduceStats = [&dist](const torch::Tensor& t) { return dist.allReduceSumAutograd(t); };
+    for (AdaptationLayer* a : {&model->adaptation3(), &model->adaptation4()})
+        (*a)->trainingBatchNorm = [views, reduceStats](torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
+            return batchNormTraining(bn, x, views, reduceStats);
+        };
+    Distributed::GradientReducer reducer(dist, params);
+    LossWeights lossWeights;
+    lossWeights.smoothForm = o.smoothness == "per-channel" ? SmoothnessForm::PerChannel : SmoothnessForm::ChannelSum;
+
     const int64_t total = int64_t(o.epochs) * perEpoch;
     const int64_t end = o.maxIters > 0 ? std::min(total, o.maxIters) : total;
     TrainSummary sum;
@@ -324,25 +477,33 @@ TrainSummary train(const TrainOptions& o)
         return sum;
     }
 
-    const bool newLog = !fs::exists(logPath) || fs::file_size(logPath) == 0;
-    std::ofstream log(logPath, std::ios::app);
-    if (!log)
-        throw std::runtime_error("cannot write " + logPath);
-    if (newLog)
-        log << "iteration\tepoch\tbatch\tlr\tloss\tmask\tflow\tsmooth\tpairs\tseconds\n";
+    // Rank 0 alone writes files and talks; the others only compute.
+    std::ofstream log;
+    if (mainRank)
+    {
+        const bool newLog = !fs::exists(logPath) || fs::file_size(logPath) == 0;
+        log.open(logPath, std::ios::app);
+        if (!log)
+            throw std::runtime_error("cannot write " + logPath);
+        if (newLog)
+            log << "iteration\tepoch\tbatch\tlr\tloss\tmask\tflow\tsmooth\tpairs\tseconds\n";
+    }
 
-    std::cerr << "training " << cfg.backbone << " on " << o.data << " (" << source->size() << " images, "
-              << perEpoch << " batches of " << o.batch << " per epoch, " << o.epochs << " epochs, input " << o.size
-              << "x" << o.size << ", " << o.device << ")";
-    if (startIter > 0)
-        std::cerr << ", resuming at iteration " << startIter;
-    std::cerr << "\n";
+    if (mainRank)
+        std::cerr << "training " << cfg.backbone << " on " << o.data << " (" << source->size() << " images, "
+              << perEpoch << " batches of " << globalBatch << " per epoch, " << o.epochs << " epochs, input " << o.size
+              << "x" << o.size << ", " << o.device
+              << (dist.active() ? ", " + std::to_string(dist.worldSize()) + " processes of batch " + std::to_string(o.batch)
+                                : std::string())
+              << ")" << (startIter > 0 ? ", resuming at iteration " + std::to_string(startIter) : std::string()) << "\n";
 
     auto saveCheckpoint = [&](int64_t iteration) {
+        if (!mainRank)
+            return;
         saveModel(model, ckptPath, [&](torch::serialize::OutputArchive& ar) {
             ar.write("train_iteration", c10::IValue(iteration));
             ar.write("train_seed", c10::IValue(int64_t(o.seed)));
-            ar.write("train_batch", c10::IValue(int64_t(o.batch)));
+            ar.write("train_batch", c10::IValue(int64_t(globalBatch)));
             ar.write("train_batches_per_epoch", c10::IValue(perEpoch));
             ar.write("train_backbone", c10::IValue(o.trainBackbone));
             ar.write("train_best_pck", c10::IValue(bestPck));
@@ -353,7 +514,7 @@ TrainSummary train(const TrainOptions& o)
         sum.checkpoint = ckptPath;
     };
 
-    Progress progress(o.progress, startIter, end, perEpoch, o.epochs);
+    Progress progress(o.progress && mainRank, startIter, end, perEpoch, o.epochs);
     const int64_t window = std::max<int64_t>(1, std::min<int64_t>(20, (end - startIter) / 4));
     double firstAcc = 0, lastAcc = 0;
     std::vector<double> recent;
@@ -362,42 +523,53 @@ TrainSummary train(const TrainOptions& o)
     for (int64_t it = startIter; it < end; ++it)
     {
         const int64_t epoch = it / perEpoch, b = it % perEpoch;
-        const double lr = o.lr * std::pow(o.lrGamma, double(epoch / o.lrStep));
+        const double lr = learningRateAt(o, epoch);
         for (auto& g : opt.param_groups())
             static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
 
         const std::vector<PairSample> pairs = loader.batch(epoch, b, it + 1 < end);
+        // Global batch size, and whether some rank has nothing: then all skip the step together
+        // (the shared BatchNorm statistics need every rank in the forward pass).
+        auto counts = torch::tensor({double(pairs.size()), pairs.empty() ? 1.0 : 0.0}, torch::kDouble);
+        dist.allReduceSum(counts);
+        const double globalPairs = counts[0].item<double>();
         double l[4] = {0, 0, 0, 0};
-        if (!pairs.empty())  // every item of this batch was unreadable: nothing to learn from
+        if (counts[1].item<double>() == 0)  // else some shard was all unreadable: nothing to learn from
         {
             const auto src = stackImages(pairs, true).to(device), tgt = stackImages(pairs, false).to(device);
             const auto mS = stackMasks(pairs, true).to(device), mT = stackMasks(pairs, false).to(device);
             const auto out = model->forward(src, tgt);
-            const LossTerms terms = sfnetLoss(out.gridS2T, out.gridT2S, mS, mT);
+            const LossTerms terms = sfnetLoss(out.gridS2T, out.gridT2S, mS, mT, lossWeights);
+            // Each term is a mean over this rank's pairs; weighted by the rank's share, the
+            // gradients summed over the ranks are those of the mean over the global batch.
+            const double share = double(pairs.size()) / globalPairs;
+            auto stats = torch::stack({terms.total, terms.mask, terms.flow, terms.smooth}).detach().to(torch::kCPU).to(torch::kDouble) * share;
+            dist.allReduceSum(stats);
+            reducer.prepare();
             opt.zero_grad();
-            terms.total.backward();
+            (share == 1.0 ? terms.total : terms.total * share).backward();
+            reducer.finish();
             opt.step();
-            l[0] = terms.total.item<double>();
-            l[1] = terms.mask.item<double>();
-            l[2] = terms.flow.item<double>();
-            l[3] = terms.smooth.item<double>();
+            for (int k = 0; k < 4; ++k)
+                l[k] = stats[k].item<double>();
         }
         const int64_t done = it + 1;
         const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-        log << done << "\t" << epoch << "\t" << b << "\t" << lr << "\t" << l[0] << "\t" << l[1] << "\t" << l[2] << "\t"
-            << l[3] << "\t" << pairs.size() << "\t" << secs << "\n";
+        if (mainRank)
+            log << done << "\t" << epoch << "\t" << b << "\t" << lr << "\t" << l[0] << "\t" << l[1] << "\t" << l[2]
+                << "\t" << l[3] << "\t" << int64_t(globalPairs) << "\t" << secs << "\n";
         if (done - startIter <= window)
             firstAcc += l[0];
         recent.push_back(l[0]);
         if (int64_t(recent.size()) > window)
             recent.erase(recent.begin());
         progress.update(done, l[0], l[1], l[2], l[3]);
-        if (done % perEpoch == 0 || done == end)
+        if ((done % perEpoch == 0 || done == end) && mainRank)
         {
             log.flush();
             if (!valPairs.empty() && done % perEpoch == 0)
             {
-                const auto res = validate(model, valPairs, o.size, device);
+                const auto res = validate(model, valPairs, o.size, device, valThreshold);
                 if (res.overall.perPair.size() < 2 || res.overall.pairs == 0)
                     throw std::runtime_error("--val-pairs: no pair of " + o.valPairs + " has a valid keypoint");
                 const double pck = res.overall.perPair[1];
@@ -420,6 +592,7 @@ TrainSummary train(const TrainOptions& o)
             saveCheckpoint(done);
         }
     }
+    dist.barrier();  // the others end when rank 0's last checkpoint is on disk
     for (double v : recent)
         lastAcc += v;
     sum.iterations = end;

@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace sfnet
 {
@@ -26,6 +27,9 @@ struct TrainOptions
     double lr = 3e-5;
     int lrStep = 30;        ///< lr is multiplied by lrGamma every lrStep epochs
     double lrGamma = 0.2;
+    /// When non-empty: lr is multiplied by lrGamma at each of these epochs (increasing,
+    /// 1-based epoch counts as in PyTorch's MultiStepLR) and lrStep is not used.
+    std::vector<int> lrMilestones;
     int size = 320;         ///< square input side (multiple of 32)
     uint64_t seed = 0;      ///< model init, data order and augmentation all derive from it
     bool trainBackbone = false;
@@ -35,13 +39,40 @@ struct TrainOptions
     /// to <output>/best.pt, every result to <output>/val.tsv.
     std::string valPairs;
     std::string valRoot;    ///< folder the CSV's image paths are relative to (default: the CSV's)
+    /// PCK reference length of the validation: image (default), bbox (the CSV's L_pck or
+    /// boxes, the authors' choice for the best checkpoint), image-square, bbox-kp.
+    std::string valThreshold = "image";
     std::string device = "cpu";  ///< cpu | cuda
     bool resume = false;    ///< continue from <output>/checkpoint.pt exactly where it stopped
     int64_t maxIters = -1;  ///< stop (with a checkpoint) after this many iterations in total
     double beta = 50;       ///< kernel soft argmax temperature of a fresh model
     double sigma = 5;       ///< kernel soft argmax window of a fresh model
     bool progress = true;   ///< progress bar on stderr
+
+    // The authors' recipe where ours could differ (doc/training.md, "Differences from the
+    // authors' code"); the defaults follow the authors' code.
+    std::string smoothness = "authors";     ///< authors (|d(Fx+Fy)|) | per-channel (|dFx| + |dFy|)
+    std::string maskShrink = "antialiased";  ///< antialiased (PIL bilinear) | area (INTER_AREA)
+    std::string bnStats = "per-view";       ///< adaptation BatchNorm statistics: per-view | joint
+    std::string bnInit = "uniform";         ///< adaptation BatchNorm weights of a fresh model: uniform (U(0,1)) | ones
+
+    // Data-parallel training (doc/training.md, "Several processes"): `batch` is per process,
+    // the global batch is batch * worldSize; rank 0 alone writes files.
+    int worldSize = 1;
+    int rank = 0;
+    int localRank = 0;
+    std::string masterAddr = "127.0.0.1";
+    int masterPort = 29500;
+    double distTimeout = 1800;  ///< seconds a collective may wait for the other processes
 };
+
+/** @brief Learning rate of epoch @p epoch (0-based): lr * lrGamma^k, k = the number of
+milestones <= epoch (or epoch / lrStep without milestones). */
+double learningRateAt(const TrainOptions& options, int64_t epoch);
+
+/** @brief Parses "30,35" into {30, 35}. @throws std::invalid_argument unless the list is
+non-empty, comma-separated, positive and strictly increasing. */
+std::vector<int> parseMilestones(const std::string& list);
 
 /** @brief What a run did. */
 struct TrainSummary

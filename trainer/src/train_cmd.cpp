@@ -5,6 +5,7 @@
 
 #include "cli_args.hpp"
 #include "commands.hpp"
+#include "distributed.hpp"
 #include "train.hpp"
 
 #include <iomanip>
@@ -39,6 +40,8 @@ const char* const kUsage =
     "  --lr X               Adam learning rate, default 3e-5\n"
     "  --lr-step N          multiply the lr by --lr-gamma every N epochs (default 30)\n"
     "  --lr-gamma X         default 0.2\n"
+    "  --lr-milestones L    multiply the lr by --lr-gamma at each listed epoch, e.g. 30,35\n"
+    "                       (PyTorch's MultiStepLR; replaces --lr-step)\n"
     "  --size N             square input side, multiple of 32 (default 320)\n"
     "  --seed N             model init, data order, augmentation (default 0)\n"
     "  --max-iters N        stop after N iterations in total (writes a checkpoint)\n"
@@ -50,7 +53,23 @@ const char* const kUsage =
     "  --val-pairs CSV      validation after every epoch: PCK@0.1 on a PF-PASCAL-format pair\n"
     "                       list (e.g. `sfnet generate --pairs`); best model -> DIR/best.pt\n"
     "  --val-root DIR       folder the CSV's image paths are relative to (default: the CSV's)\n"
-    "  --no-progress        no progress bar\n";
+    "  --val-threshold T    PCK reference length: image (default), bbox (the CSV's L_pck or boxes,\n"
+    "                       as the authors pick their best epoch), image-square, bbox-kp\n"
+    "  --no-progress        no progress bar\n"
+    "recipe (defaults follow the SFNet authors' code; see doc/training.md):\n"
+    "  --smoothness F       authors (|d(Fx+Fy)/dx| + |d(Fx+Fy)/dy|, default) or per-channel\n"
+    "  --mask-shrink M      masks to the feature grid: antialiased (PIL bilinear, default) or area\n"
+    "  --bn-stats S         adaptation BatchNorm statistics: per-view (default) or joint\n"
+    "  --bn-init I          adaptation BatchNorm weights of a fresh model: uniform (U(0,1),\n"
+    "                       default) or ones\n"
+    "several processes (doc/training.md; the environment of torchrun, flags override it):\n"
+    "  --world-size N       WORLD_SIZE: number of processes (default 1); --batch is per process\n"
+    "  --rank R             RANK of this process (0 writes checkpoints and logs)\n"
+    "  --local-rank R       LOCAL_RANK (the CUDA device with --device cuda)\n"
+    "  --master-addr HOST   MASTER_ADDR: where rank 0 serves the rendezvous (default 127.0.0.1)\n"
+    "  --master-port PORT   MASTER_PORT (default 29500)\n"
+    "  --dist-timeout S     a rank waiting longer than S seconds for the others fails with\n"
+    "                       exit code 3 (default 1800; must exceed the validation time)\n";
 
 
 }  // namespace
@@ -58,9 +77,18 @@ const char* const kUsage =
 int cmdTrain(int argc, char** argv)
 {
     TrainOptions o;
-    bool haveData = false;
+    bool haveData = false, haveStep = false;
     try
     {
+        DistributedConfig env;
+        env.worldSize = o.worldSize;
+        env.rank = o.rank;
+        readDistributedEnvironment(env);
+        o.worldSize = env.worldSize;
+        o.rank = env.rank;
+        o.localRank = env.localRank;
+        o.masterAddr = env.masterAddr;
+        o.masterPort = env.masterPort;
         for (OptionReader args(argc, argv); args.next();)
         {
             const std::string a = args.option();
@@ -95,7 +123,29 @@ int cmdTrain(int argc, char** argv)
             else if (a == "--lr")
                 o.lr = parseDouble(a, value());
             else if (a == "--lr-step")
-                o.lrStep = int(parseInt(a, value()));
+                o.lrStep = int(parseInt(a, value())), haveStep = true;
+            else if (a == "--lr-milestones")
+                o.lrMilestones = parseMilestones(value());
+            else if (a == "--smoothness")
+                o.smoothness = value();
+            else if (a == "--mask-shrink")
+                o.maskShrink = value();
+            else if (a == "--bn-stats")
+                o.bnStats = value();
+            else if (a == "--bn-init")
+                o.bnInit = value();
+            else if (a == "--world-size")
+                o.worldSize = int(parseInt(a, value()));
+            else if (a == "--rank")
+                o.rank = int(parseInt(a, value()));
+            else if (a == "--local-rank")
+                o.localRank = int(parseInt(a, value()));
+            else if (a == "--master-addr")
+                o.masterAddr = value();
+            else if (a == "--master-port")
+                o.masterPort = int(parseInt(a, value()));
+            else if (a == "--dist-timeout")
+                o.distTimeout = parseDouble(a, value());
             else if (a == "--lr-gamma")
                 o.lrGamma = parseDouble(a, value());
             else if (a == "--size")
@@ -121,6 +171,8 @@ int cmdTrain(int argc, char** argv)
                 o.valPairs = value();
             else if (a == "--val-root")
                 o.valRoot = value();
+            else if (a == "--val-threshold")
+                o.valThreshold = value();
             else if (a == "--no-progress")
                 o.progress = false;
             else
@@ -128,8 +180,15 @@ int cmdTrain(int argc, char** argv)
         }
         if (!haveData)
             throw std::invalid_argument("--data is required");
+        if (haveStep && !o.lrMilestones.empty())
+            throw std::invalid_argument("give --lr-step or --lr-milestones, not both");
         if (o.output.empty())
             throw std::invalid_argument("--output is required");
+    }
+    catch (const std::runtime_error& e)  // a malformed MASTER_PORT, WORLD_SIZE, ...
+    {
+        std::cerr << "sfnet train: " << e.what() << "\n";
+        return 2;
     }
     catch (const std::invalid_argument& e)
     {
@@ -137,6 +196,8 @@ int cmdTrain(int argc, char** argv)
         return 2;
     }
     const TrainSummary s = train(o);
+    if (o.rank != 0)
+        return 0;
     std::cout << "trained iterations " << s.startIteration << ".." << s.iterations << " (" << s.epochsCompleted
               << " epochs complete) in " << std::fixed << std::setprecision(1) << s.seconds << " s; loss "
               << std::setprecision(4) << s.firstLoss << " -> " << s.lastLoss << "; checkpoint " << s.checkpoint;

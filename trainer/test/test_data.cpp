@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <iostream>
 #include <fstream>
 #include <unistd.h>
 
@@ -160,6 +161,7 @@ TEST(PairSynthesis, MasksAreTruncationAwareAndOnTheFeatureGrid)
     p.stride = stride;
     p.hflipProb = 0;        // keeps the canonical object where inObject says
     p.affineSigma = 0.3;    // strong warps: truncation happens often
+    p.maskShrink = sfnet::MaskShrink::Area;  // the reference below averages each 16x16 cell
     int cellsChecked = 0, truncatedPairs = 0;
     for (uint64_t seed = 1; seed <= 10; ++seed)
     {
@@ -198,6 +200,81 @@ TEST(PairSynthesis, MasksAreTruncationAwareAndOnTheFeatureGrid)
     }
     EXPECT_GT(cellsChecked, 1000);
     EXPECT_GT(truncatedPairs, 2);  // the truncation logic was exercised
+}
+
+// PIL's bilinear filter worked by hand. Shrinking 4 -> 2 (scale 2, support 2): output 0 has
+// centre 1 and covers inputs 0..2 with triangle weights 0.75, 0.75, 0.25 (/1.75); output 1
+// has centre 3 and covers inputs 1..3 with 0.25, 0.75, 0.75 (/1.75). Growing 2 -> 4 (scale
+// 0.5, support 1) is plain half-pixel bilinear with edge clamping: a0, .75a0+.25a1, ...
+TEST(MaskShrink, AntialiasedBilinearMatchesHandComputedWeights)
+{
+    const cv::Mat row = (cv::Mat_<float>(1, 4) << 1, 2, 3, 4);
+    const cv::Mat r = sfnet::resizeAntialiasedBilinear(row, cv::Size(2, 1));
+    ASSERT_EQ(r.size(), cv::Size(2, 1));
+    EXPECT_NEAR(r.at<float>(0, 0), (0.75 * 1 + 0.75 * 2 + 0.25 * 3) / 1.75, 1e-6);
+    EXPECT_NEAR(r.at<float>(0, 1), (0.25 * 2 + 0.75 * 3 + 0.75 * 4) / 1.75, 1e-6);
+
+    // Separable in 2-D: a unit impulse at (0, 0) of a 4x4 image.
+    cv::Mat impulse = cv::Mat::zeros(4, 4, CV_32F);
+    impulse.at<float>(0, 0) = 1;
+    const cv::Mat d = sfnet::resizeAntialiasedBilinear(impulse, cv::Size(2, 2));
+    EXPECT_NEAR(d.at<float>(0, 0), (0.75 / 1.75) * (0.75 / 1.75), 1e-7);
+    EXPECT_EQ(d.at<float>(0, 1), 0.f);
+    EXPECT_EQ(d.at<float>(1, 0), 0.f);
+    EXPECT_EQ(d.at<float>(1, 1), 0.f);
+
+    const cv::Mat up = sfnet::resizeAntialiasedBilinear((cv::Mat_<float>(1, 2) << 1, 3), cv::Size(4, 1));
+    EXPECT_NEAR(up.at<float>(0, 0), 1.0, 1e-7);
+    EXPECT_NEAR(up.at<float>(0, 1), 0.75 * 1 + 0.25 * 3, 1e-7);
+    EXPECT_NEAR(up.at<float>(0, 2), 0.25 * 1 + 0.75 * 3, 1e-7);
+    EXPECT_NEAR(up.at<float>(0, 3), 3.0, 1e-7);
+
+    // 320 -> 20: each cell's filter spans 2 x 16 input pixels each side of its centre, so a
+    // 16x16 block touches the 3x3 cells around it with weights (1/4, 3/4, 1/4)-shaped
+    // triangles: the block's own cell gets more than 0.1 and the diagonal neighbour less.
+    cv::Mat block = cv::Mat::zeros(320, 320, CV_32F);
+    block(cv::Rect(160, 160, 16, 16)).setTo(1);
+    const cv::Mat g = sfnet::resizeAntialiasedBilinear(block, cv::Size(20, 20));
+    EXPECT_GT(g.at<float>(10, 10), 0.1f);
+    EXPECT_GT(g.at<float>(10, 11), 0.f);
+    EXPECT_EQ(g.at<float>(10, 13), 0.f);  // beyond the support
+    EXPECT_NEAR(cv::sum(g)[0], 1.0, 1e-5);  // 256 pixels of 1 spread over cells of 256 pixels
+
+    EXPECT_THROW(sfnet::resizeAntialiasedBilinear(cv::Mat(4, 4, CV_8U, cv::Scalar(1)), cv::Size(2, 2)), cv::Exception);
+    EXPECT_THROW(sfnet::resizeAntialiasedBilinear(row, cv::Size(0, 1)), cv::Exception);
+}
+
+// The shrink decides how many cells count as foreground at the 0.1 threshold: the wider
+// antialiased filter claims the partly covered cells around an object's outline that the
+// 16x16 box leaves out (doc/training.md, "Differences from the authors' code").
+TEST(MaskShrink, AntialiasedShrinkKeepsMoreForegroundThanArea)
+{
+    cv::Mat disk = cv::Mat::zeros(320, 320, CV_32F);
+    cv::circle(disk, {157, 163}, 83, cv::Scalar(1), cv::FILLED);
+    cv::Mat area;
+    cv::resize(disk, area, cv::Size(20, 20), 0, 0, cv::INTER_AREA);
+    const cv::Mat aa = sfnet::resizeAntialiasedBilinear(disk, cv::Size(20, 20));
+    const int nArea = cv::countNonZero(area > 0.1), nAa = cv::countNonZero(aa > 0.1);
+    EXPECT_GT(nAa, nArea);
+    EXPECT_LT(nAa, nArea + 4 * 20);  // at most a ring of cells around the outline
+
+    // The measurement doc/training.md quotes: foreground cells of 20x20 source masks of
+    // pairs synthesised at 320 from generated images, same seeds, both shrinks.
+    sfnet::AugmentParams p;
+    p.size = 320;
+    double cellsAa = 0, cellsArea = 0;
+    const int n = 40;
+    for (int i = 0; i < n; ++i)
+    {
+        const auto g = sfnet::generateImage(9, uint64_t(i), 256);
+        p.maskShrink = sfnet::MaskShrink::Antialiased;
+        cellsAa += cv::countNonZero(sfnet::synthesizePair({g.image, g.mask}, p, uint64_t(i) + 1).maskS);
+        p.maskShrink = sfnet::MaskShrink::Area;
+        cellsArea += cv::countNonZero(sfnet::synthesizePair({g.image, g.mask}, p, uint64_t(i) + 1).maskS);
+    }
+    std::cout << "[ measured ] mean foreground cells of 400: antialiased " << cellsAa / n << ", area "
+              << cellsArea / n << " (" << n << " generated pairs)\n";
+    EXPECT_GT(cellsAa, cellsArea);
 }
 
 TEST(PairSynthesis, RejectsBadInput)
@@ -312,6 +389,32 @@ TEST(PairLoader, IsIndependentOfThreadsAndAccessOrder)
     std::sort(e0.begin(), e0.end());
     for (size_t k = 0; k < 10; ++k)
         EXPECT_EQ(e0[k], k);
+}
+
+// Data-parallel shards: rank r of 2 gets the contiguous r-th half of each global batch,
+// bit-identical to the unsharded loader's samples, so two ranks together see exactly what
+// one process sees (the uneven last batch of 2 items splits 1 + 1).
+TEST(PairLoader, ShardsPartitionEachGlobalBatch)
+{
+    auto src = sfnet::openSynthetic(10, 4, 64);
+    sfnet::AugmentParams p;
+    p.size = 64;
+    sfnet::PairLoader all(src, p, 4, 1, 7), r0(src, p, 4, 2, 7, 0, 2), r1(src, p, 4, 1, 7, 1, 2);
+    ASSERT_EQ(r0.batchesPerEpoch(), all.batchesPerEpoch());
+    for (int64_t b = 0; b < all.batchesPerEpoch(); ++b)
+    {
+        const auto ref = all.batch(1, b), a = r0.batch(1, b), c = r1.batch(1, b);
+        ASSERT_EQ(a.size() + c.size(), ref.size());
+        EXPECT_EQ(a.size(), ref.size() / 2);
+        for (size_t i = 0; i < ref.size(); ++i)
+        {
+            const sfnet::PairSample& got = i < a.size() ? a[i] : c[i - a.size()];
+            EXPECT_TRUE(sameMat(got.source, ref[i].source)) << b << " " << i;
+            EXPECT_TRUE(sameMat(got.maskS, ref[i].maskS)) << b << " " << i;
+        }
+    }
+    EXPECT_THROW(sfnet::PairLoader(src, p, 4, 1, 7, 2, 2), std::runtime_error);
+    EXPECT_THROW(sfnet::PairLoader(src, p, 4, 1, 7, -1, 2), std::runtime_error);
 }
 
 // VOC: a real palette PNG (made by scripts/make_voc_palette_fixture.py), the image-set

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <iostream>
 #include <vector>
 
 namespace
@@ -55,7 +56,7 @@ struct Ref
 
 // One direction of the loss for one batch item, straight from the formulas.
 void refDirection(const torch::Tensor& gridA, const torch::Tensor& gridB, const torch::Tensor& maskA,
-                  const torch::Tensor& maskB, Ref& r)
+                  const torch::Tensor& maskB, Ref& r, bool channelSum = true)
 {
     const int64_t h = gridA.size(1), w = gridA.size(2);
     auto ga = gridA.accessor<float, 3>(), gb = gridB.accessor<float, 3>();
@@ -82,13 +83,20 @@ void refDirection(const torch::Tensor& gridA, const torch::Tensor& gridB, const 
             fg += ma[0][y][x];
             if (ma[0][y][x] == 0)
                 continue;
+            double dxSum = 0, dySum = 0;
             for (int c = 0; c < 2; ++c)
             {
                 const double e = fa[c][y][x] + sample(fb, c, gx, gy, h, w);
                 sumFlow += e * e;
                 auto at = [&](int64_t yy, int64_t xx) { return (yy < 0 || xx < 0 || yy >= h || xx >= w) ? 0.0 : double(fa[c][yy][xx]); };
-                sumSmooth += std::abs((at(y, x + 1) - at(y, x - 1)) / 2) + std::abs((at(y + 1, x) - at(y - 1, x)) / 2);
+                const double dx = (at(y, x + 1) - at(y, x - 1)) / 2, dy = (at(y + 1, x) - at(y - 1, x)) / 2;
+                if (channelSum)
+                    dxSum += dx, dySum += dy;
+                else
+                    sumSmooth += std::abs(dx) + std::abs(dy);
             }
+            if (channelSum)
+                sumSmooth += std::abs(dxSum) + std::abs(dySum);
         }
     r.mask += sumMask / double(h * w);
     r.flow += sumFlow / (fg + 1);
@@ -173,6 +181,45 @@ TEST(Losses, MatchesNaiveLoopOnRandomGrids)
     const auto t2 = sfnet::sfnetLoss(gS, gT, mS, mT, wts);
     EXPECT_NEAR(t2.flow.item<double>(), 2.0 * r.flow / n, 1e-5 * std::max(1.0, r.flow));
     EXPECT_NEAR(t2.smooth.item<double>(), 4.0 * r.smooth / n, 1e-5 * std::max(1.0, r.smooth));
+
+    // The per-channel form against its own loop; on random flow the two forms differ.
+    Ref rp;
+    for (int64_t i = 0; i < n; ++i)
+    {
+        refDirection(gS[i], gT[i], mS[i], mT[i], rp, false);
+        refDirection(gT[i], gS[i], mT[i], mS[i], rp, false);
+    }
+    sfnet::LossWeights per;
+    per.smoothForm = sfnet::SmoothnessForm::PerChannel;
+    const auto t3 = sfnet::sfnetLoss(gS, gT, mS, mT, per);
+    EXPECT_NEAR(t3.smooth.item<double>(), 0.5 * rp.smooth / n, 1e-5 * std::max(1.0, rp.smooth));
+    EXPECT_NEAR(t3.flow.item<double>(), t.flow.item<double>(), 1e-6);
+    EXPECT_GT(rp.smooth, r.smooth * 1.1);  // |a + b| <= |a| + |b|, strictly on random flow
+    std::cout << "[ measured ] unweighted smoothness on random grids: authors' form " << r.smooth
+              << ", per-channel " << rp.smooth << "\n";
+}
+
+// One foreground cell at (x=1, y=1) of a 3x4 grid; S2T flow Fx = 0.2 x, Fy = -0.1 x + 0.3 y
+// (normalised units), T2S identity with an empty mask. Central differences at (1, 1):
+// dFx/dx = 0.2, dFy/dx = -0.1, dFx/dy = 0, dFy/dy = 0.3. By hand, over 1 fg cell + 1:
+//  authors' form:     |0.2 - 0.1| + |0 + 0.3|       = 0.4 -> 0.5 * 0.4 / 2 = 0.10
+//  per-channel form:  |0.2| + |-0.1| + |0| + |0.3|  = 0.6 -> 0.5 * 0.6 / 2 = 0.15
+TEST(Losses, SmoothnessFormsOnAHandComputedFlow)
+{
+    const int64_t h = 3, w = 4;
+    auto gS = identity(1, h, w);
+    for (int64_t y = 0; y < h; ++y)
+        for (int64_t x = 0; x < w; ++x)
+        {
+            gS.index_put_({0, 0, y, x}, gS.index({0, 0, y, x}) + 0.2 * x);
+            gS.index_put_({0, 1, y, x}, gS.index({0, 1, y, x}) - 0.1 * x + 0.3 * y);
+        }
+    const auto gT = identity(1, h, w), mS = box(h, w, 1, 1, 1, 1), mT = torch::zeros({1, 1, h, w});
+    const auto sum = sfnet::sfnetLoss(gS, gT, mS, mT);  // default: the authors' form
+    EXPECT_NEAR(sum.smooth.item<double>(), 0.10, 1e-6);
+    sfnet::LossWeights per;
+    per.smoothForm = sfnet::SmoothnessForm::PerChannel;
+    EXPECT_NEAR(sfnet::sfnetLoss(gS, gT, mS, mT, per).smooth.item<double>(), 0.15, 1e-6);
 }
 
 TEST(Losses, GradientFlowsToTheGrids)

@@ -349,3 +349,94 @@ TEST(Training, ValidationKeepsTheBestCheckpoint)
     fs::remove_all(v);
     fs::remove_all(d);
 }
+
+// MultiStepLR semantics: epochs are 0-based, the lr drops from milestone epoch m on; the
+// single-step form is the milestone list {step, 2 step, ...}.
+TEST(Training, LearningRateMilestones)
+{
+    sfnet::TrainOptions o;
+    o.lr = 1.0;
+    o.lrGamma = 0.5;
+    EXPECT_DOUBLE_EQ(sfnet::learningRateAt(o, 29), 1.0);  // the paper: x0.2 at epoch 30
+    EXPECT_DOUBLE_EQ(sfnet::learningRateAt(o, 30), 0.5);
+    EXPECT_DOUBLE_EQ(sfnet::learningRateAt(o, 60), 0.25);
+    o.lrMilestones = sfnet::parseMilestones("30,35");
+    ASSERT_EQ(o.lrMilestones, (std::vector<int>{30, 35}));
+    EXPECT_DOUBLE_EQ(sfnet::learningRateAt(o, 0), 1.0);
+    EXPECT_DOUBLE_EQ(sfnet::learningRateAt(o, 29), 1.0);
+    EXPECT_DOUBLE_EQ(sfnet::learningRateAt(o, 30), 0.5);
+    EXPECT_DOUBLE_EQ(sfnet::learningRateAt(o, 34), 0.5);
+    EXPECT_DOUBLE_EQ(sfnet::learningRateAt(o, 35), 0.25);
+    EXPECT_DOUBLE_EQ(sfnet::learningRateAt(o, 39), 0.25);
+    for (const char* bad : {"", "30,", ",30", "35,30", "30,30", "0", "a", "30;35", "-1"})
+        EXPECT_THROW(sfnet::parseMilestones(bad), std::invalid_argument) << bad;
+
+    // The CLI takes the list, and refuses it together with --lr-step.
+    const fs::path d = freshDir("milestones");
+    EXPECT_EQ(runCommand(sfnet::cmdTrain, {"train", "--data", "synthetic:4", "--output", d.string(), "--lr-step",
+                                           "3", "--lr-milestones", "3,4"}),
+              2);
+    EXPECT_EQ(runCommand(sfnet::cmdTrain, {"train", "--data", "synthetic:4", "--output", d.string(),
+                                           "--lr-milestones", "4,3"}),
+              2);
+    // The log shows the schedule: 2 images, batch 1 -> 2 iterations per epoch, drop at 1 and 2.
+    EXPECT_EQ(runCommand(sfnet::cmdTrain, {"train", "--data", "synthetic:2", "--backbone", "tiny", "--size", "64",
+                                           "--batch", "1", "--epochs", "3", "--lr", "0.001", "--lr-gamma", "0.5",
+                                           "--lr-milestones", "1,2", "--no-progress", "--output", d.string()}),
+              0);
+    std::ifstream log(d / "log.tsv");
+    std::string line;
+    std::getline(log, line);
+    std::vector<double> lrs;
+    while (std::getline(log, line))
+    {
+        std::istringstream ls(line);
+        std::string f[4];
+        ls >> f[0] >> f[1] >> f[2] >> f[3];
+        lrs.push_back(std::stod(f[3]));
+    }
+    ASSERT_EQ(lrs.size(), 6u);
+    const double want[6] = {1e-3, 1e-3, 5e-4, 5e-4, 2.5e-4, 2.5e-4};
+    for (size_t i = 0; i < 6; ++i)
+        EXPECT_NEAR(lrs[i], want[i], 1e-9) << i;
+    fs::remove_all(d);
+}
+
+// The recipe switches are checked and their bad values refused with a clean message.
+TEST(Training, RecipeOptionsAreValidated)
+{
+    const fs::path d = freshDir("recipe");
+    for (const auto& kv : std::vector<std::pair<std::string, std::string>>{{"--smoothness", "both"},
+                                                                           {"--mask-shrink", "nearest"},
+                                                                           {"--bn-stats", "global"},
+                                                                           {"--bn-init", "zeros"}})
+    {
+        sfnet::TrainOptions o;
+        o.data = "synthetic:2";
+        o.output = d.string();
+        if (kv.first == "--smoothness")
+            o.smoothness = kv.second;
+        else if (kv.first == "--mask-shrink")
+            o.maskShrink = kv.second;
+        else if (kv.first == "--bn-stats")
+            o.bnStats = kv.second;
+        else
+            o.bnInit = kv.second;
+        try
+        {
+            sfnet::train(o);
+            ADD_FAILURE() << kv.first << " " << kv.second << " was accepted";
+        }
+        catch (const std::runtime_error& e)
+        {
+            EXPECT_NE(std::string(e.what()).find(kv.first), std::string::npos) << e.what();
+        }
+    }
+    sfnet::TrainOptions o;
+    o.data = "synthetic:2";
+    o.output = d.string();
+    o.worldSize = 2;
+    o.rank = 2;
+    EXPECT_THROW(sfnet::train(o), std::runtime_error);
+    fs::remove_all(d);
+}
