@@ -10,6 +10,7 @@
 #include <cmath>
 
 #include "flow_internal.hpp"
+#include "input_limits.hpp"
 
 namespace cv {
 namespace semflow {
@@ -39,6 +40,7 @@ static void flowToMap(const Mat& flow, Mat& map)
 
 void warpImage(InputArray image_, InputArray flow_, OutputArray dst, int interpolation,
                int borderMode, const Scalar& borderValue)
+try
 {
     Mat image = image_.getMat(), flow = flow_.getMat();
     checkFlow(flow, "warpImage");
@@ -51,8 +53,10 @@ void warpImage(InputArray image_, InputArray flow_, OutputArray dst, int interpo
     flowToMap(flow, map);
     remap(image, dst, map, noArray(), interpolation, borderMode, borderValue);
 }
+SEMFLOW_CATCH_STD("semflow::warpImage", std::string())
 
 void warpLabels(InputArray labels_, InputArray flow_, OutputArray dst_, int fill)
+try
 {
     Mat labels = labels_.getMat(), flow = flow_.getMat();
     checkFlow(flow, "warpLabels");
@@ -86,6 +90,7 @@ void warpLabels(InputArray labels_, InputArray flow_, OutputArray dst_, int fill
         }
     }
 }
+SEMFLOW_CATCH_STD("semflow::warpLabels", std::string())
 
 Point2f sampleFlowBilinear(const Mat& flow, float x, float y)
 {
@@ -103,6 +108,7 @@ Point2f sampleFlowBilinear(const Mat& flow, float x, float y)
 
 void transferKeypoints(const std::vector<Point2f>& points, InputArray flow_,
                        std::vector<Point2f>& transferred)
+try
 {
     Mat flow = flow_.getMat();
     checkFlow(flow, "transferKeypoints");
@@ -117,8 +123,10 @@ void transferKeypoints(const std::vector<Point2f>& points, InputArray flow_,
     }
     transferred.swap(out);
 }
+SEMFLOW_CATCH_STD("semflow::transferKeypoints", std::string())
 
 void transferMask(InputArray mask_, InputArray flow_, OutputArray dst_)
+try
 {
     Mat mask = mask_.getMat(), flow = flow_.getMat();
     checkFlow(flow, "transferMask");
@@ -151,6 +159,7 @@ void transferMask(InputArray mask_, InputArray flow_, OutputArray dst_)
         }
     }
 }
+SEMFLOW_CATCH_STD("semflow::transferMask", std::string())
 
 // The Middlebury colour wheel: 55 hues in six ramps (red-yellow, yellow-green, green-cyan,
 // cyan-blue, blue-magenta, magenta-red), RGB in 0..255.
@@ -205,6 +214,7 @@ Vec3b flowVectorColor(float u, float v, float maxMotion)
 }
 
 void flowToColor(InputArray flow_, OutputArray dst_, float maxMotion)
+try
 {
     Mat flow = flow_.getMat();
     checkFlow(flow, "flowToColor");
@@ -234,6 +244,7 @@ void flowToColor(InputArray flow_, OutputArray dst_, float maxMotion)
             out[x] = flowVectorColor(f[x].x, f[x].y, maxMotion);
     }
 }
+SEMFLOW_CATCH_STD("semflow::flowToColor", std::string())
 
 static Mat toBgr8(const Mat& img, const char* what)
 {
@@ -254,6 +265,7 @@ static Mat toBgr8(const Mat& img, const char* what)
 
 void drawFlowMatches(InputArray source_, InputArray target_, InputArray flow_, OutputArray dst_,
                      int step, InputArray mask_, int thickness)
+try
 {
     Mat source = toBgr8(source_.getMat(), "source"), target = toBgr8(target_.getMat(), "target");
     Mat flow = flow_.getMat(), mask = mask_.getMat();
@@ -303,6 +315,7 @@ void drawFlowMatches(InputArray source_, InputArray target_, InputArray flow_, O
         }
     }
 }
+SEMFLOW_CATCH_STD("semflow::drawFlowMatches", std::string())
 
 }  // namespace semflow
 }  // namespace cv

@@ -18,6 +18,7 @@
 #include "opencv2/semflow/layers.hpp"
 
 #include "flow_internal.hpp"
+#include "input_limits.hpp"
 #include "onnx_model_info.hpp"
 
 namespace cv {
@@ -44,6 +45,7 @@ Mat preprocess(const Mat& img, Size inputSize, bool pad, const char* what)
     const int depth = img.depth(), cn = img.channels();
     if (img.empty())
         CV_Error(Error::StsBadArg, format("SemanticFlow: the %s image is empty", what));
+    semflow::detail::checkImageSize(img, "SemanticFlow", what);
     if (img.dims != 2 || (depth != CV_8U && depth != CV_32F) || (cn != 1 && cn != 3 && cn != 4))
         CV_Error(Error::StsBadArg,
                  format("SemanticFlow: expected a 2-D 8-bit or 32-bit float %s image with 1, 3 or 4 "
@@ -220,6 +222,11 @@ public:
             CV_Error(Error::StsBadArg,
                      format("SemanticFlow: inputSize must have sides that are multiples of 32 and at "
                             "least 64, got %dx%d", inputSize.width, inputSize.height));
+        if (inputSize.width > semflow::detail::kMaxInputSide || inputSize.height > semflow::detail::kMaxInputSide)
+            CV_Error(Error::StsOutOfRange,
+                     format("SemanticFlow: inputSize %dx%d is too large: at most %d per side (the correlation "
+                            "volume grows with the fourth power of the side)", inputSize.width,
+                            inputSize.height, semflow::detail::kMaxInputSide));
         checkFloatParam(beta, "beta");
         checkFloatParam(sigma, "sigma");
         load(model);
@@ -229,14 +236,17 @@ public:
     }
 
     void calc(InputArray source, InputArray target, InputOutputArray flow) CV_OVERRIDE
+    try
     {
         std::vector<Mat> s2t, t2s;
         run({source.getMat()}, {target.getMat()}, false, s2t, t2s);
         s2t[0].copyTo(flow);
     }
+    SEMFLOW_CATCH_STD("SemanticFlow::calc", modelPath_)
 
     void calcBidirectional(InputArray sourceIn, InputArray targetIn, OutputArray flowS2T,
                            OutputArray flowT2S, OutputArray confidence) CV_OVERRIDE
+    try
     {
         Mat source = sourceIn.getMat(), target = targetIn.getMat();
         std::vector<Mat> s2t, t2s;
@@ -246,8 +256,10 @@ public:
         s2t[0].copyTo(flowS2T);
         t2s[0].copyTo(flowT2S);
     }
+    SEMFLOW_CATCH_STD("SemanticFlow::calcBidirectional", modelPath_)
 
     void calcBatch(InputArrayOfArrays sources_, InputArrayOfArrays targets_, OutputArrayOfArrays flows) CV_OVERRIDE
+    try
     {
         std::vector<Mat> sources = getMatVector(sources_, "sources"), targets = getMatVector(targets_, "targets");
         if (sources.size() != targets.size())
@@ -265,8 +277,10 @@ public:
         }
         writeFlows(all, flows);
     }
+    SEMFLOW_CATCH_STD("SemanticFlow::calcBatch", modelPath_)
 
     void calcOneToMany(InputArray source_, InputArrayOfArrays targets_, OutputArrayOfArrays flows) CV_OVERRIDE
+    try
     {
         Mat source = source_.getMat();
         std::vector<Mat> targets = getMatVector(targets_, "targets");
@@ -312,6 +326,7 @@ public:
         }
         writeFlows(result, flows);
     }
+    SEMFLOW_CATCH_STD("SemanticFlow::calcOneToMany", modelPath_)
 
     void collectGarbage() CV_OVERRIDE {}
 
@@ -378,6 +393,7 @@ private:
     {
         if (path.empty())
             CV_Error(Error::StsBadArg, "SemanticFlow: no model file given (expected the path of an SFNet ONNX model)");
+        semflow::detail::checkInputFile(path, "SemanticFlow", "model file", semflow::detail::kMaxModelBytes);
         std::ifstream file(path, std::ios::binary);
         if (!file)
             CV_Error(Error::StsObjectNotFound,
@@ -601,7 +617,11 @@ private:
 Ptr<SemanticFlow> SemanticFlow::create(const String& model, Size inputSize, bool padBorder, float beta,
                                        float sigma, int backend, int target)
 {
-    return makePtr<SemanticFlowImpl>(model, inputSize, padBorder, beta, sigma, backend, target);
+    try
+    {
+        return makePtr<SemanticFlowImpl>(model, inputSize, padBorder, beta, sigma, backend, target);
+    }
+    SEMFLOW_CATCH_STD("SemanticFlow::create", model)
 }
 
 }  // namespace cv
