@@ -89,17 +89,17 @@ int cmdTrain(int argc, char** argv)
             else if (a == "--train-backbone")
                 o.trainBackbone = true;
             else if (a == "--epochs")
-                o.epochs = int(parseInt(a, value()));
+                o.epochs = parseInt32(a, value());
             else if (a == "--batch")
-                o.batch = int(parseInt(a, value()));
+                o.batch = parseInt32(a, value());
             else if (a == "--lr")
                 o.lr = parseDouble(a, value());
             else if (a == "--lr-step")
-                o.lrStep = int(parseInt(a, value()));
+                o.lrStep = parseInt32(a, value());
             else if (a == "--lr-gamma")
                 o.lrGamma = parseDouble(a, value());
             else if (a == "--size")
-                o.size = int(parseInt(a, value()));
+                o.size = parseInt32(a, value());
             else if (a == "--seed")
             {
                 const int64_t s = parseInt(a, value());
@@ -114,7 +114,7 @@ int cmdTrain(int argc, char** argv)
             else if (a == "--resume")
                 o.resume = true;
             else if (a == "--workers")
-                o.workers = int(parseInt(a, value()));
+                o.workers = parseInt32(a, value());
             else if (a == "--device")
                 o.device = value();
             else if (a == "--val-pairs")
