@@ -220,6 +220,10 @@ try
             e = std::sqrt((dx / dstSize.width) * (dx / dstSize.width) + (dy / dstSize.height) * (dy / dstSize.height));
         else
             e = L > 0 ? dist / L : (dist == 0 ? 0.0 : std::numeric_limits<double>::infinity());
+        // A non-finite flow at a keypoint (NaN, inf) is a miss at every alpha (the comparisons
+        // below are false); its error is +inf, not NaN, so that sorting and means stay defined.
+        if (std::isnan(e))
+            e = std::numeric_limits<double>::infinity();
         r.normalizedErrors.push_back(e);
         for (size_t a = 0; a < protocol.alphas.size(); ++a)
         {

@@ -101,8 +101,12 @@ Point2f sampleFlowBilinear(const Mat& flow, float x, float y)
     const float ax = x - x0, ay = y - y0;
     const Point2f* r0 = flow.ptr<Point2f>(y0);
     const Point2f* r1 = flow.ptr<Point2f>(y1);
-    const Point2f top = r0[x0] * (1.f - ax) + r0[x1] * ax;
-    const Point2f bottom = r1[x0] * (1.f - ax) + r1[x1] * ax;
+    // A neighbour with zero weight is skipped, not multiplied by 0: a NaN or inf there
+    // would otherwise poison a sample that lies exactly on a finite vector.
+    const Point2f top = ax == 0.f ? r0[x0] : r0[x0] * (1.f - ax) + r0[x1] * ax;
+    if (ay == 0.f)
+        return top;
+    const Point2f bottom = ax == 0.f ? r1[x0] : r1[x0] * (1.f - ax) + r1[x1] * ax;
     return top * (1.f - ay) + bottom * ay;
 }
 

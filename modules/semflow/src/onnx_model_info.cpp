@@ -7,6 +7,7 @@
 #include "onnx_model_info.hpp"
 
 #include <cstdint>
+#include <set>
 
 namespace cv {
 namespace semflow {
@@ -17,7 +18,9 @@ namespace {
 enum
 {
     kModelIrVersion = 1, kModelGraph = 7, kModelMetadataProps = 14,
-    kGraphInput = 11, kGraphOutput = 12,
+    kGraphNode = 1, kGraphInitializer = 5, kGraphInput = 11, kGraphOutput = 12, kGraphSparseInitializer = 15,
+    kNodeInput = 1, kNodeOutput = 2, kNodeName = 3, kNodeOpType = 4,
+    kTensorName = 8, kSparseTensorValues = 1,
     kValueInfoName = 1,
     kEntryKey = 1, kEntryValue = 2
 };
@@ -95,6 +98,54 @@ bool readString(const unsigned char* b, const unsigned char* e, uint32_t wanted,
     return true;
 }
 
+// All strings of field `wanted` (a repeated string field), in order.
+bool readStrings(const unsigned char* b, const unsigned char* e, uint32_t wanted, std::vector<std::string>& out)
+{
+    Reader r{b, e};
+    while (r.p < r.end)
+    {
+        uint32_t num; int wire; uint64_t v; const unsigned char* s = nullptr; const unsigned char* se = nullptr;
+        if (!r.field(num, wire, v, s, se))
+            return false;
+        if (num == wanted && wire == kLengthDelimited)
+            out.emplace_back((const char*)s, se - s);
+    }
+    return true;
+}
+
+struct GraphNode
+{
+    std::string name, op;
+    std::vector<std::string> inputs, outputs;
+};
+
+// ONNX requires the nodes in topological order: each input a graph input, an initializer or
+// the output of an earlier node. OpenCV 4.6's importer dereferences a missing producer
+// (found by fuzz_onnx_model: a crash, not an error), so a dangling input is rejected here.
+bool checkNodeOrder(const std::vector<GraphNode>& nodes, std::set<std::string> defined,
+                    const std::vector<std::string>& outputs, std::string& why)
+{
+    for (size_t k = 0; k < nodes.size(); k++)
+    {
+        const GraphNode& n = nodes[k];
+        for (const std::string& in : n.inputs)
+            if (!in.empty() && !defined.count(in))
+            {
+                why = "node #" + std::to_string(k) + " ('" + n.op + "' " + n.name + ") reads '" + in +
+                      "', which no graph input, initializer or earlier node defines";
+                return false;
+            }
+        defined.insert(n.outputs.begin(), n.outputs.end());
+    }
+    for (const std::string& out : outputs)
+        if (!defined.count(out))
+        {
+            why = "graph output '" + out + "' is produced by no node";
+            return false;
+        }
+    return true;
+}
+
 }  // namespace
 
 bool readOnnxModelInfo(const unsigned char* data, size_t size, OnnxModelInfo& info, std::string& why)
@@ -120,6 +171,8 @@ bool readOnnxModelInfo(const unsigned char* data, size_t size, OnnxModelInfo& in
         {
             if (wire != kLengthDelimited) { why = "the graph field is malformed (not an ONNX file)"; return false; }
             haveGraph = true;
+            std::vector<GraphNode> nodes;
+            std::set<std::string> defined;
             Reader g{s, se};
             while (g.p < g.end)
             {
@@ -138,8 +191,43 @@ bool readOnnxModelInfo(const unsigned char* data, size_t size, OnnxModelInfo& in
                         return false;
                     }
                     (gn == kGraphInput ? info.inputs : info.outputs).push_back(name);
+                    if (gn == kGraphInput)
+                        defined.insert(name);
+                }
+                else if (gn == kGraphNode && gw == kLengthDelimited)
+                {
+                    GraphNode n;
+                    if (!readStrings(gs, gse, kNodeInput, n.inputs) || !readStrings(gs, gse, kNodeOutput, n.outputs) ||
+                        !readString(gs, gse, kNodeName, n.name) || !readString(gs, gse, kNodeOpType, n.op))
+                    {
+                        why = "a graph node is malformed";
+                        return false;
+                    }
+                    nodes.push_back(std::move(n));
+                }
+                else if ((gn == kGraphInitializer || gn == kGraphSparseInitializer) && gw == kLengthDelimited)
+                {
+                    std::string name;
+                    bool ok = true;
+                    if (gn == kGraphInitializer)
+                        ok = readString(gs, gse, kTensorName, name);
+                    else
+                    {
+                        std::string values;
+                        ok = readString(gs, gse, kSparseTensorValues, values) &&
+                             readString((const unsigned char*)values.data(),
+                                        (const unsigned char*)values.data() + values.size(), kTensorName, name);
+                    }
+                    if (!ok)
+                    {
+                        why = "a graph initializer is malformed";
+                        return false;
+                    }
+                    defined.insert(name);
                 }
             }
+            if (!checkNodeOrder(nodes, defined, info.outputs, why))
+                return false;
         }
         else if (num == kModelMetadataProps && wire == kLengthDelimited)
         {

@@ -8,6 +8,7 @@
 
 #include "test_benchmark_common.hpp"
 
+#include <limits>
 #include <memory>
 
 #include "opencv2/imgcodecs.hpp"
@@ -101,6 +102,42 @@ TEST(Semflow_InputLimits, benchmark_loaders_bound_paths_counts_and_reject_direct
                                                     "\"b.jpg\",\"src_kps\":" + kps + ",\"trg_kps\":" + kps +
                                                     ",\"src_bndbox\":[0,0,1,1],\"trg_bndbox\":[0,0,1,1]}");
     expectThrowsWith([&] { semflow::loadSPairAnnotation(json, dir.path()); }, {json, "1001 keypoints"});
+}
+
+// Found by fuzz_onnx_model: the hand-made SFNet graph with one node output renamed, so that
+// the next node reads a tensor nobody produces. OpenCV 4.6's importer crashed on it (SEGV).
+TEST(Semflow_InputLimits, onnx_graph_with_a_dangling_node_input_is_rejected_before_opencv_imports_it)
+{
+    const std::string model = semflowTestData("fuzz/fuzz_onnx_model/regression-dangling-input.onnx");
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(model),
+                             "reads 'c3_s2t', which no graph input, initializer or earlier node defines");
+    // The unmutated seed it came from loads.
+    EXPECT_FALSE(SemanticFlow::create(semflowTestData("fuzz/fuzz_onnx_model/hand_hard_argmax.onnx")).empty());
+}
+
+// Found by fuzz_flow_utils: a NaN in the flow at a keypoint gave a NaN normalised error,
+// which compares false both ways (neither "within alpha" nor sortable).
+TEST(Semflow_InputLimits, pck_scores_a_non_finite_flow_as_a_miss_with_infinite_error)
+{
+    Mat flow(8, 8, CV_32FC2, Scalar(1, 0));
+    flow.at<Point2f>(2, 3) = Point2f(std::numeric_limits<float>::quiet_NaN(), 0.f);
+    flow.at<Point2f>(5, 5) = Point2f(0.f, std::numeric_limits<float>::infinity());
+    semflow::KeypointPair pair;
+    // The last two lie exactly on finite vectors whose right/lower neighbours are not
+    // finite: zero-weight neighbours used to turn them into NaN too.
+    pair.sourceKeypoints = {Point2f(3, 2), Point2f(5, 5), Point2f(1, 1), Point2f(2, 2), Point2f(5, 4)};
+    pair.targetKeypoints = {Point2f(4, 2), Point2f(5, 5), Point2f(2, 1), Point2f(3, 2), Point2f(6, 4)};
+    pair.valid = {1, 1, 1, 1, 1};
+    pair.sourceSize = pair.targetSize = flow.size();
+    const semflow::PairPCK r = semflow::evaluatePairPCK(pair, flow, semflow::PCKProtocol());
+    ASSERT_EQ(r.normalizedErrors.size(), 5u);
+    EXPECT_EQ(r.normalizedErrors[0], std::numeric_limits<double>::infinity());
+    EXPECT_EQ(r.normalizedErrors[1], std::numeric_limits<double>::infinity());
+    for (int k = 2; k < 5; k++)
+        EXPECT_EQ(r.normalizedErrors[k], 0.0) << k;  // the finite keypoints land exactly
+    ASSERT_EQ(r.correct.size(), 3u);
+    for (int c : r.correct)
+        EXPECT_EQ(c, 3);  // only the three finite keypoints are correct, at every alpha
 }
 
 }}  // namespace

@@ -187,7 +187,7 @@ struct CV_EXPORTS PairPCK
     std::vector<int> correct;           //!< correct keypoints, one count per alpha
     std::vector<Point2f> predicted;     //!< transferred valid keypoints, in scoring order
     std::vector<Point2f> groundTruth;   //!< their annotated positions
-    std::vector<double> normalizedErrors; //!< distance / L per scored keypoint
+    std::vector<double> normalizedErrors; //!< distance / L per scored keypoint (+inf where the flow is not finite)
 
     //! correct[a] / numKeypoints (0 when there are no keypoints).
     double pck(size_t alphaIndex) const;
