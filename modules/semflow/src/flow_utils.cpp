@@ -8,6 +8,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "opencv2/video.hpp"
 
 #include "flow_internal.hpp"
 #include "input_limits.hpp"
@@ -320,6 +324,42 @@ try
     }
 }
 SEMFLOW_CATCH_STD("semflow::drawFlowMatches", std::string())
+
+Mat readFlow(const String& path)
+try
+{
+    const int64 size = detail::checkInputFile(path, "semflow::readFlow", ".flo file",
+                                              12 + 8 * detail::kMaxImagePixels);
+    std::ifstream f(path, std::ios::binary);
+    char header[12];
+    if (!f.read(header, sizeof(header)))
+        CV_Error(Error::StsParseError,
+                 format("semflow::readFlow: '%s' is too short for a .flo header (12 bytes)", path.c_str()));
+    int32_t w, h;
+    std::memcpy(&w, header + 4, 4);
+    std::memcpy(&h, header + 8, 4);
+    if (std::memcmp(header, "PIEH", 4) != 0)
+        CV_Error(Error::StsParseError,
+                 format("semflow::readFlow: '%s' does not start with the .flo tag 'PIEH'", path.c_str()));
+    if (w <= 0 || h <= 0 || w > detail::kMaxImageSide || h > detail::kMaxImageSide ||
+        (int64)w * h > detail::kMaxImagePixels)
+        CV_Error(Error::StsOutOfRange,
+                 format("semflow::readFlow: '%s' declares a %dx%d flow; sides must be 1..%d and at most "
+                        "%lld pixels in total", path.c_str(), (int)w, (int)h, detail::kMaxImageSide,
+                        (long long)detail::kMaxImagePixels));
+    const int64 expected = 12 + 8 * (int64)w * h;
+    if (size >= 0 && size != expected)
+        CV_Error(Error::StsParseError,
+                 format("semflow::readFlow: '%s' declares a %dx%d flow (%lld bytes) but has %lld bytes",
+                        path.c_str(), (int)w, (int)h, (long long)expected, (long long)size));
+    f.close();
+    Mat flow = readOpticalFlow(path);
+    if (flow.empty() || flow.type() != CV_32FC2 || flow.size() != Size(w, h))
+        CV_Error(Error::StsParseError,
+                 format("semflow::readFlow: cv::readOpticalFlow could not read '%s'", path.c_str()));
+    return flow;
+}
+SEMFLOW_CATCH_STD("semflow::readFlow", path)
 
 }  // namespace semflow
 }  // namespace cv

@@ -8,10 +8,12 @@
 
 #include "test_benchmark_common.hpp"
 
+#include <cstring>
 #include <limits>
 #include <memory>
 
 #include "opencv2/imgcodecs.hpp"
+#include "opencv2/video.hpp"
 
 namespace opencv_test { namespace {
 
@@ -113,6 +115,41 @@ TEST(Semflow_InputLimits, onnx_graph_with_a_dangling_node_input_is_rejected_befo
                              "reads 'c3_s2t', which no graph input, initializer or earlier node defines");
     // The unmutated seed it came from loads.
     EXPECT_FALSE(SemanticFlow::create(semflowTestData("fuzz/fuzz_onnx_model/hand_hard_argmax.onnx")).empty());
+}
+
+// Found by fuzz_flo: "PIEH" plus 4 bytes made cv::readOpticalFlow (OpenCV 4.6) allocate
+// 18 GB from an uninitialised height. semflow::readFlow checks the file before it.
+TEST(Semflow_InputLimits, flo_files_are_checked_before_opencv_reads_them)
+{
+    TempDir dir;
+    const std::string cut = dir.write("cut.flo", std::string("PIEH\x01PIE", 8));
+    expectThrowsWith([&] { semflow::readFlow(cut); }, {cut, "too short for a .flo header"});
+    auto header = [](const char* tag, int32_t w, int32_t h) {
+        std::string s(tag, 4);
+        s.append((const char*)&w, 4);
+        s.append((const char*)&h, 4);
+        return s;
+    };
+    const std::string huge = dir.write("huge.flo", header("PIEH", 40000, 40000));
+    expectThrowsWith([&] { semflow::readFlow(huge); }, {huge, "declares a 40000x40000 flow", "1..32768"});
+    const std::string negative = dir.write("negative.flo", header("PIEH", -3, 2));
+    expectThrowsWith([&] { semflow::readFlow(negative); }, {negative, "declares a -3x2 flow"});
+    const std::string tag = dir.write("tag.flo", header("PIEX", 1, 1) + std::string(8, '\0'));
+    expectThrowsWith([&] { semflow::readFlow(tag); }, {tag, "tag 'PIEH'"});
+    const std::string shortData = dir.write("short.flo", header("PIEH", 3, 2) + std::string(40, '\0'));
+    expectThrowsWith([&] { semflow::readFlow(shortData); }, {shortData, "(60 bytes) but has 52 bytes"});
+    expectThrowsWith([&] { semflow::readFlow(dir.path()); }, {dir.path(), "is a directory"});
+
+    // A good file reads back exactly what cv::writeOpticalFlow wrote, NaN included.
+    Mat flow(3, 5, CV_32FC2);
+    randu(flow, -20, 20);
+    flow.at<Point2f>(1, 2) = Point2f(std::numeric_limits<float>::quiet_NaN(), 1e30f);
+    const std::string good = dir.path() + "/good.flo";
+    ASSERT_TRUE(writeOpticalFlow(good, flow));
+    const Mat back = semflow::readFlow(good);
+    ASSERT_EQ(back.type(), CV_32FC2);
+    ASSERT_EQ(back.size(), flow.size());
+    EXPECT_EQ(std::memcmp(back.data, flow.data, flow.total() * flow.elemSize()), 0);
 }
 
 // Found by fuzz_flow_utils: a NaN in the flow at a keypoint gave a NaN normalised error,
