@@ -131,7 +131,7 @@ bool checkNodeOrder(const std::vector<GraphNode>& nodes, std::set<std::string> d
         for (const std::string& in : n.inputs)
             if (!in.empty() && !defined.count(in))
             {
-                why = "node #" + std::to_string(k) + " ('" + n.op + "' " + n.name + ") reads '" + in +
+                why = "node #" + std::to_string(k) + " (" + n.op + (n.name.empty() ? "" : " '" + n.name + "'") + ") reads '" + in +
                       "', which no graph input, initializer or earlier node defines";
                 return false;
             }
