@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets of fuzz/ with clang (ASan + UBSan) in build-fuzz and runs each
 # for N seconds (default 60), one after the other, on a copy of its seed corpus from
 # test_data/fuzz/<target>/. New corpus entries stay in build-fuzz/corpus/<target>; crashes,
-# hangs (> 10 s per input), leaks and sanitizer reports are written as
+# hangs (> 60 s per input), leaks and sanitizer reports are written as
 # build-fuzz/findings/<target>/crash-*|timeout-*|leak-*|oom-* and make the script fail.
 #
 #   scripts/run_fuzzers.sh [seconds] [target...]
@@ -40,7 +40,7 @@ for t in "${targets[@]}"; do
   # -rss_limit_mb: an input that makes us allocate gigabytes is a finding (an unbounded size).
   rc=0
   TIMEFORMAT="  $t: %R s wall, %U s user + %S s system CPU"
-  time { "$build_dir/fuzz/$t" "$corpus" "$seeds" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+  time { "$build_dir/fuzz/$t" "$corpus" "$seeds" -max_total_time="$seconds" -timeout=60 -rss_limit_mb=2048 \
        -malloc_limit_mb=1024 -max_len=65536 -artifact_prefix="$findings/" -print_final_stats=1 \
        >"$build_dir/findings/$t.log" 2>&1 || rc=$?; }
   if [ "$rc" -ne 0 ]; then
