@@ -10,6 +10,7 @@ PACKAGES=(
   libonnx-dev libprotobuf-dev protobuf-compiler
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas0-pthread
+  clang libclang-rt-14-dev
   python3
   # EfficientNet-Lite: the import's reference test runs the PyPI model code on Debian's torch
   # (scripts/setup_effnet.sh makes the venv).

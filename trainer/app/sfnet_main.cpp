@@ -52,6 +52,11 @@ int main(int argc, char** argv)
                 std::cerr << "sfnet " << c.name << ": error: " << e.what() << "\n";
                 return 1;
             }
+            catch (...)  // not a std::exception: still a clean error, never std::terminate
+            {
+                std::cerr << "sfnet " << c.name << ": error: unexpected non-standard exception\n";
+                return 1;
+            }
         }
     }
     std::cerr << "sfnet: unknown command '" << argv[1] << "'\n";

@@ -68,4 +68,13 @@ inline int64_t parseInt(const std::string& opt, const std::string& v)
     }
     throw std::invalid_argument(opt + " expects an integer, got '" + v + "'");
 }
+
+/// An integer option stored in an int: out-of-range values are errors, never truncated.
+inline int parseInt32(const std::string& opt, const std::string& v)
+{
+    const int64_t i = parseInt(opt, v);
+    if (i < -2147483647LL - 1 || i > 2147483647LL)
+        throw std::invalid_argument(opt + " is out of range (at most 2147483647), got '" + v + "'");
+    return int(i);
+}
 }  // namespace sfnet

@@ -3,6 +3,8 @@
 
 #include "export.hpp"
 
+#include "atomic_file.hpp"
+
 #include <onnx/checker.h>
 #include <onnx/defs/schema.h>
 #include <onnx/defs/shape_inference.h>
@@ -536,23 +538,10 @@ onnx::ModelProto buildOnnxModel(SFNet& model, const ExportOptions& options)
 void exportOnnx(SFNet& model, const std::string& path, const ExportOptions& options)
 {
     const onnx::ModelProto m = buildOnnxModel(model, options);
-    const std::string tmp = path + ".tmp";
-    {
-        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-        if (!out)
-            throw std::runtime_error("cannot open '" + tmp + "' for writing");
-        if (!m.SerializeToOstream(&out) || !out.flush())
-        {
-            out.close();
-            std::remove(tmp.c_str());
-            throw std::runtime_error("cannot write '" + tmp + "' (disk full?)");
-        }
-    }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    {
-        std::remove(tmp.c_str());
-        throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "'");
-    }
+    writeFileAtomically(path, [&](int fd) {
+        if (!m.SerializeToFileDescriptor(fd))
+            throw std::runtime_error("cannot write '" + path + ".tmp' (disk full?)");
+    });
 }
 
 }  // namespace sfnet

@@ -5,7 +5,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include "atomic_file.hpp"
+
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -609,6 +612,9 @@ ModelConfig readConfig(torch::serialize::InputArchive& ar, const std::string& pa
 
 void openArchive(torch::serialize::InputArchive& ar, const std::string& path)
 {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        throw std::runtime_error("checkpoint '" + path + "' is a directory, expected a file");
     std::ifstream probe(path, std::ios::binary);
     if (!probe)
         throw std::runtime_error("cannot open checkpoint '" + path + "' (missing or unreadable)");
@@ -629,10 +635,9 @@ void openArchive(torch::serialize::InputArchive& ar, const std::string& path)
 void saveModel(SFNet& model, const std::string& path, const ArchiveWriter& extra)
 {
     const ModelConfig& cfg = model->config();
-    const std::string tmp = path + ".tmp";
+    torch::serialize::OutputArchive ar;
     try
     {
-        torch::serialize::OutputArchive ar;
         ar.write(kFormatKey, c10::IValue(kFormatVersion));
         ar.write("semflow_backbone", c10::IValue(cfg.backbone));
         ar.write("semflow_beta", c10::IValue(cfg.beta));
@@ -642,18 +647,30 @@ void saveModel(SFNet& model, const std::string& path, const ArchiveWriter& extra
         model->save(ar);
         if (extra)
             extra(ar);
-        ar.save_to(tmp);
     }
     catch (const std::exception& e)
     {
-        std::remove(tmp.c_str());
-        throw std::runtime_error("cannot write checkpoint '" + tmp + "': " + firstLine(e.what()));
+        throw std::runtime_error("cannot write checkpoint '" + path + "': " + firstLine(e.what()));
     }
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-    {
-        std::remove(tmp.c_str());
-        throw std::runtime_error("cannot rename '" + tmp + "' to '" + path + "'");
-    }
+    // Streamed straight into the file (no second copy of the weights in memory); a kill at
+    // any moment leaves the previous checkpoint intact (atomic_file.hpp).
+    writeFileAtomically(path, [&](int fd) {
+        try
+        {
+            ar.save_to([&](const void* data, size_t n) {
+                writeAll(fd, data, n, path + ".tmp");
+                return n;
+            });
+        }
+        catch (const std::runtime_error&)
+        {
+            throw;
+        }
+        catch (const std::exception& e)
+        {
+            throw std::runtime_error("cannot write checkpoint '" + path + "': " + firstLine(e.what()));
+        }
+    });
 }
 
 ModelConfig loadModelConfig(const std::string& path)

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <charconv>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
@@ -1713,6 +1714,9 @@ PthContents readPthBytes(const std::vector<uint8_t>& bytes, const std::string& d
 
 PthContents readPth(const std::string& path)
 {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        throw std::runtime_error(path + ": is a directory, expected a torch.save file");
     std::ifstream f(path, std::ios::binary);
     if (!f)
         throw std::runtime_error(path + ": cannot open the file");
@@ -1720,6 +1724,11 @@ PthContents readPth(const std::string& path)
     const std::streamoff size = f.tellg();
     if (size < 0)
         throw std::runtime_error(path + ": cannot determine the file size");
+    // Far above any published ResNet/SFNet checkpoint (ResNet-101: 171 MB); bounds the buffer.
+    const std::streamoff kMaxBytes = std::streamoff(8) << 30;
+    if (size > kMaxBytes)
+        throw std::runtime_error(path + ": " + std::to_string(size) + " bytes, more than the " +
+                                 std::to_string(kMaxBytes) + " accepted for a checkpoint");
     f.seekg(0, std::ios::beg);
     std::vector<uint8_t> bytes(static_cast<size_t>(size));
     if (size > 0 && !f.read(reinterpret_cast<char*>(bytes.data()), size))

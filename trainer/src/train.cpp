@@ -4,6 +4,7 @@
 #include "train.hpp"
 
 #include "batch_norm.hpp"
+#include "atomic_file.hpp"
 #include "data.hpp"
 #include "distributed.hpp"
 #include "losses.hpp"
@@ -166,6 +167,8 @@ void checkOptions(const TrainOptions& o)
         bad("--lr-gamma must be > 0");
     if (o.size < 64 || o.size % 32 != 0)
         bad("--size must be a multiple of 32 and at least 64, got " + std::to_string(o.size));
+    if (o.size > 2048)  // the bound of cv::SemanticFlow's input size too
+        bad("--size must be at most 2048, got " + std::to_string(o.size));
     if (o.workers < 1)
         bad("--workers must be >= 1");
     if (o.device != "cpu" && o.device != "cuda")
@@ -244,6 +247,31 @@ double stateChecksum(SFNet& model, torch::optim::Adam& opt)
         add(st.exp_avg_sq());
     }
     return s;
+}
+
+// After a kill, a log may hold lines of iterations the checkpoint does not include (they
+// are trained again after resuming) and a half-written last line: keep the header and the
+// complete lines up to the checkpoint's iteration, so that the log reads as one run.
+void trimLogForResume(const std::string& path, int64_t iteration)
+{
+    std::ifstream in(path, std::ios::binary);
+    if (!in)
+        return;
+    const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    in.close();
+    std::string kept;
+    size_t pos = 0;
+    for (size_t nl; (nl = text.find('\n', pos)) != std::string::npos; pos = nl + 1)
+    {
+        const std::string line = text.substr(pos, nl - pos + 1);
+        char* end = nullptr;
+        const long long it = std::strtoll(line.c_str(), &end, 10);
+        if (pos == 0 || (end != line.c_str() && it <= iteration))
+            kept += line;
+    }
+    if (kept.size() == text.size())
+        return;
+    writeFileAtomically(path, [&](int fd) { writeAll(fd, kept.data(), kept.size(), path + ".tmp"); });
 }
 
 void moveOptimizerState(torch::optim::Adam& opt, const torch::Device& dev)
@@ -396,6 +424,11 @@ TrainSummary train(const TrainOptions& o)
                                      std::to_string(per) + " batches per epoch" +
                                      (backboneTrained ? ", --train-backbone" : "") +
                                      "; resume with the same seed, global batch, data and backbone setting");
+        if (mainRank)
+        {
+            trimLogForResume(logPath, startIter);
+            trimLogForResume(valLogPath, startIter);
+        }
     }
     else if (!o.init.empty())
         model = loadModel(o.init);

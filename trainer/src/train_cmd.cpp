@@ -117,13 +117,13 @@ int cmdTrain(int argc, char** argv)
             else if (a == "--train-backbone")
                 o.trainBackbone = true;
             else if (a == "--epochs")
-                o.epochs = int(parseInt(a, value()));
+                o.epochs = parseInt32(a, value());
             else if (a == "--batch")
-                o.batch = int(parseInt(a, value()));
+                o.batch = parseInt32(a, value());
             else if (a == "--lr")
                 o.lr = parseDouble(a, value());
             else if (a == "--lr-step")
-                o.lrStep = int(parseInt(a, value())), haveStep = true;
+                o.lrStep = parseInt32(a, value()), haveStep = true;
             else if (a == "--lr-milestones")
                 o.lrMilestones = parseMilestones(value());
             else if (a == "--smoothness")
@@ -135,21 +135,21 @@ int cmdTrain(int argc, char** argv)
             else if (a == "--bn-init")
                 o.bnInit = value();
             else if (a == "--world-size")
-                o.worldSize = int(parseInt(a, value()));
+                o.worldSize = parseInt32(a, value());
             else if (a == "--rank")
-                o.rank = int(parseInt(a, value()));
+                o.rank = parseInt32(a, value());
             else if (a == "--local-rank")
-                o.localRank = int(parseInt(a, value()));
+                o.localRank = parseInt32(a, value());
             else if (a == "--master-addr")
                 o.masterAddr = value();
             else if (a == "--master-port")
-                o.masterPort = int(parseInt(a, value()));
+                o.masterPort = parseInt32(a, value());
             else if (a == "--dist-timeout")
                 o.distTimeout = parseDouble(a, value());
             else if (a == "--lr-gamma")
                 o.lrGamma = parseDouble(a, value());
             else if (a == "--size")
-                o.size = int(parseInt(a, value()));
+                o.size = parseInt32(a, value());
             else if (a == "--seed")
             {
                 const int64_t s = parseInt(a, value());
@@ -164,7 +164,7 @@ int cmdTrain(int argc, char** argv)
             else if (a == "--resume")
                 o.resume = true;
             else if (a == "--workers")
-                o.workers = int(parseInt(a, value()));
+                o.workers = parseInt32(a, value());
             else if (a == "--device")
                 o.device = value();
             else if (a == "--val-pairs")

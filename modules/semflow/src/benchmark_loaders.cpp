@@ -12,6 +12,8 @@
 #include "opencv2/semflow/benchmark.hpp"
 #include "opencv2/core/utils/filesystem.hpp"
 
+#include "input_limits.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
@@ -112,13 +114,21 @@ std::vector<std::string> splitCsv(const std::string& line, const std::string& wh
 // Reads a whole text file as lines (without the line terminator, '\r' included).
 std::vector<std::string> readLines(const std::string& file, const char* what)
 {
+    detail::checkInputFile(file, "semflow benchmark loader", what, detail::kMaxAnnotationBytes);
     std::ifstream in(file, std::ios::binary);
     if (!in)
         CV_Error(Error::StsObjectNotFound, std::string("cannot open the ") + what + " '" + file + "'");
     std::vector<std::string> lines;
     std::string line;
+    int64 bytes = 0;
     while (std::getline(in, line))
     {
+        bytes += (int64)line.size() + 1;
+        if (bytes > detail::kMaxAnnotationBytes || lines.size() >= detail::kMaxAnnotationLines)
+            CV_Error(Error::StsOutOfRange,
+                     format("the %s '%s' is longer than the %lld bytes or %lld lines accepted", what,
+                            file.c_str(), (long long)detail::kMaxAnnotationBytes,
+                            (long long)detail::kMaxAnnotationLines));
         if (!line.empty() && line.back() == '\r')
             line.pop_back();
         lines.push_back(line);
@@ -166,6 +176,8 @@ std::vector<double> parseList(const std::string& field, const std::string& where
     return values;
 }
 
+const size_t kMaxPathLength = 4096;  // PATH_MAX on Linux
+
 bool isMissing(double x, double y)
 {
     return std::isnan(x) || std::isnan(y) || (x == -1 && y == -1);
@@ -212,8 +224,12 @@ bool fileExists(const std::string& p)
 // Root + relative image path; if that does not exist but the path without its leading
 // directories does, that one (the CSV lists "PF-dataset-PASCAL/JPEGImages/x.jpg" while the
 // user points at the PF-dataset-PASCAL folder itself).
-std::string resolveImage(const std::string& root, const std::string& rel)
+std::string resolveImage(const std::string& root, const std::string& rel, const std::string& where)
 {
+    // Also bounds the quadratic search below.
+    if (rel.size() > kMaxPathLength)
+        fail(where, format("image path of %d characters; at most %d are accepted", (int)rel.size(),
+                           (int)kMaxPathLength));
     if (!rel.empty() && isSep(rel[0]))
         return rel;
     const std::string full = joinPath(root, rel);
@@ -273,6 +289,7 @@ std::string pascalCategory(const std::string& cls, const std::string& where)
 }  // namespace
 
 std::vector<KeypointPair> loadPFPascalPairs(const String& csvFile, const String& imageRoot)
+try
 {
     const std::vector<std::string> lines = readLines(csvFile, "PF-PASCAL pair list");
     const std::string root = defaultRoot(csvFile, imageRoot);
@@ -318,8 +335,8 @@ std::vector<KeypointPair> loadPFPascalPairs(const String& csvFile, const String&
         p.annotation = where;
         if (f[cSrc].empty() || f[cTrg].empty())
             fail(where, "empty image name");
-        p.sourceImage = resolveImage(root, f[cSrc]);
-        p.targetImage = resolveImage(root, f[cTrg]);
+        p.sourceImage = resolveImage(root, f[cSrc], where);
+        p.targetImage = resolveImage(root, f[cTrg], where);
 
         const std::string cls = f[cCls];
         if (cls.empty())
@@ -330,6 +347,9 @@ std::vector<KeypointPair> loadPFPascalPairs(const String& csvFile, const String&
         {
             std::vector<double> xa = parseList(f[cXA], where, "XA"), ya = parseList(f[cYA], where, "YA");
             std::vector<double> xb = parseList(f[cXB], where, "XB"), yb = parseList(f[cYB], where, "YB");
+            if (xa.size() > detail::kMaxKeypoints)
+                fail(where, format("%d keypoints; at most %d per pair are accepted", (int)xa.size(),
+                                   (int)detail::kMaxKeypoints));
             if (xa.size() != ya.size() || xb.size() != yb.size() || xa.size() != xb.size())
                 fail(where, "XA, YA, XB, YB must list the same number of coordinates, got " +
                             std::to_string(xa.size()) + ", " + std::to_string(ya.size()) + ", " +
@@ -364,8 +384,10 @@ std::vector<KeypointPair> loadPFPascalPairs(const String& csvFile, const String&
     }
     return pairs;
 }
+SEMFLOW_CATCH_STD("loadPFPascalPairs", csvFile)
 
 std::vector<KeypointPair> loadPFWillowPairs(const String& csvFile, const String& imageRoot)
+try
 {
     const int kPoints = 10, kColumns = 2 + 4 * kPoints;
     const std::vector<std::string> lines = readLines(csvFile, "PF-WILLOW pair list");
@@ -397,8 +419,8 @@ std::vector<KeypointPair> loadPFWillowPairs(const String& csvFile, const String&
         p.category = partsA.size() >= 2 ? partsA[partsA.size() - 2] : std::string();
         if (p.category.empty())
             fail(where, "imageA '" + f[0] + "' has no class folder (expected e.g. PF-dataset/car(G)/name.png)");
-        p.sourceImage = resolveImage(root, f[0]);
-        p.targetImage = resolveImage(root, f[1]);
+        p.sourceImage = resolveImage(root, f[0], where);
+        p.targetImage = resolveImage(root, f[1], where);
         double v[4 * kPoints];
         for (int k = 0; k < 4 * kPoints; ++k)
         {
@@ -417,6 +439,7 @@ std::vector<KeypointPair> loadPFWillowPairs(const String& csvFile, const String&
     }
     return pairs;
 }
+SEMFLOW_CATCH_STD("loadPFWillowPairs", csvFile)
 
 namespace {
 
@@ -453,6 +476,9 @@ std::vector<Point2f> nodePoints(const FileNode& n, const std::string& where, con
         fail(where, "missing key '" + name + "'");
     if (!n.isSeq())
         fail(where, name + " must be a list of [x, y]");
+    if (n.size() > detail::kMaxKeypoints)
+        fail(where, format("%s has %d keypoints; at most %d are accepted", name.c_str(), (int)n.size(),
+                           (int)detail::kMaxKeypoints));
     std::vector<Point2f> pts;
     for (size_t i = 0; i < n.size(); ++i)
     {
@@ -526,9 +552,11 @@ void checkJsonIntegers(const std::string& file)
 }  // namespace
 
 KeypointPair loadSPairAnnotation(const String& jsonFile, const String& imageRoot)
+try
 {
     if (!fileExists(jsonFile))
         CV_Error(Error::StsObjectNotFound, "SPair-71k pair annotation '" + jsonFile + "' does not exist");
+    detail::checkInputFile(jsonFile, "loadSPairAnnotation", "SPair-71k pair annotation", detail::kMaxAnnotationBytes);
     checkJsonIntegers(jsonFile);
     FileStorage st;
     try
@@ -588,8 +616,10 @@ KeypointPair loadSPairAnnotation(const String& jsonFile, const String& imageRoot
     }
     return p;
 }
+SEMFLOW_CATCH_STD("loadSPairAnnotation", jsonFile)
 
 std::vector<KeypointPair> loadSPairPairs(const String& root, const String& split, const String& layout)
+try
 {
     const std::string sp = split == "train" ? std::string("trn") : std::string(split);
     const std::string layoutFile = joinPath(joinPath(joinPath(root, "Layout"), layout), sp + ".txt");
@@ -618,6 +648,7 @@ std::vector<KeypointPair> loadSPairPairs(const String& root, const String& split
     }
     return pairs;
 }
+SEMFLOW_CATCH_STD("loadSPairPairs", root)
 
 KeypointPair resizeKeypointPair(const KeypointPair& pair, Size sourceSize, Size targetSize)
 {
@@ -647,6 +678,7 @@ KeypointPair resizeKeypointPair(const KeypointPair& pair, Size sourceSize, Size 
 }
 
 std::vector<KeypointPair> loadBenchmark(const String& dataset, const String& root, const String& split)
+try
 {
     const std::string d = lower(dataset);
     if (d == "spair" || d == "spair-71k" || d == "spair71k")
@@ -687,6 +719,7 @@ std::vector<KeypointPair> loadBenchmark(const String& dataset, const String& roo
     CV_Error(Error::StsObjectNotFound, "no " + dataset + " pair list for split '" + split + "' in '" + root +
                                        "' (looked for " + tried + ")");
 }
+SEMFLOW_CATCH_STD("loadBenchmark", root)
 
 }  // namespace semflow
 }  // namespace cv

@@ -12,6 +12,8 @@
 #include "opencv2/semflow/flow_utils.hpp"
 #ifdef HAVE_OPENCV_IMGCODECS
 #include "opencv2/imgcodecs.hpp"
+
+#include "input_limits.hpp"
 #endif
 
 #include <algorithm>
@@ -124,6 +126,7 @@ double PairPCK::pck(size_t alphaIndex) const
 }
 
 PairPCK evaluatePairPCK(const KeypointPair& pair, InputArray flow_, const PCKProtocol& protocol, int index)
+try
 {
     checkProtocol(protocol);
     const bool s2t = protocol.direction == TRANSFER_SOURCE_TO_TARGET;
@@ -217,6 +220,10 @@ PairPCK evaluatePairPCK(const KeypointPair& pair, InputArray flow_, const PCKPro
             e = std::sqrt((dx / dstSize.width) * (dx / dstSize.width) + (dy / dstSize.height) * (dy / dstSize.height));
         else
             e = L > 0 ? dist / L : (dist == 0 ? 0.0 : std::numeric_limits<double>::infinity());
+        // A non-finite flow at a keypoint (NaN, inf) is a miss at every alpha (the comparisons
+        // below are false); its error is +inf, not NaN, so that sorting and means stay defined.
+        if (std::isnan(e))
+            e = std::numeric_limits<double>::infinity();
         r.normalizedErrors.push_back(e);
         for (size_t a = 0; a < protocol.alphas.size(); ++a)
         {
@@ -228,6 +235,7 @@ PairPCK evaluatePairPCK(const KeypointPair& pair, InputArray flow_, const PCKPro
     }
     return r;
 }
+SEMFLOW_CATCH_STD("evaluatePairPCK", pair.annotation)
 
 PCKResult summarizePCK(const std::vector<PairPCK>& pairs, const PCKProtocol& protocol, const String& dataset)
 {
@@ -292,6 +300,7 @@ PCKResult summarizePCK(const std::vector<PairPCK>& pairs, const PCKProtocol& pro
 
 PCKResult computePCK(const std::vector<KeypointPair>& pairs, const std::vector<Mat>& flows,
                      const PCKProtocol& protocol, const String& dataset)
+try
 {
     if (pairs.size() != flows.size())
         CV_Error(Error::StsBadArg, "computePCK: got " + std::to_string(pairs.size()) + " pairs but " +
@@ -301,6 +310,7 @@ PCKResult computePCK(const std::vector<KeypointPair>& pairs, const std::vector<M
         results.push_back(evaluatePairPCK(pairs[i], flows[i], protocol, (int)i));
     return summarizePCK(results, protocol, dataset);
 }
+SEMFLOW_CATCH_STD("computePCK", std::string())
 
 PCKResult evaluateBenchmark(const std::vector<KeypointPair>& pairs, const FlowFunction& computeFlow,
                             const PCKProtocol& protocol, const String& dataset,

@@ -5,6 +5,7 @@
 #include "precomp.hpp"
 
 #include "border_protocol.hpp"
+#include "input_limits.hpp"
 
 #include <algorithm>
 #include <vector>
@@ -18,6 +19,7 @@ void checkInputImage(const Mat& img, const char* what)
     const int depth = img.depth(), cn = img.channels();
     if (img.empty())
         CV_Error(Error::StsBadArg, format("SemanticFlow: the %s image is empty", what));
+    semflow::detail::checkImageSize(img, "SemanticFlow", what);
     if (img.dims != 2 || (depth != CV_8U && depth != CV_32F) || (cn != 1 && cn != 3 && cn != 4))
         CV_Error(Error::StsBadArg,
                  format("SemanticFlow: expected a 2-D 8-bit or 32-bit float %s image with 1, 3 or 4 "

@@ -8,8 +8,13 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <fstream>
+
+#include "opencv2/video.hpp"
 
 #include "flow_internal.hpp"
+#include "input_limits.hpp"
 
 namespace cv {
 namespace semflow {
@@ -39,6 +44,7 @@ static void flowToMap(const Mat& flow, Mat& map)
 
 void warpImage(InputArray image_, InputArray flow_, OutputArray dst, int interpolation,
                int borderMode, const Scalar& borderValue)
+try
 {
     Mat image = image_.getMat(), flow = flow_.getMat();
     checkFlow(flow, "warpImage");
@@ -51,8 +57,10 @@ void warpImage(InputArray image_, InputArray flow_, OutputArray dst, int interpo
     flowToMap(flow, map);
     remap(image, dst, map, noArray(), interpolation, borderMode, borderValue);
 }
+SEMFLOW_CATCH_STD("semflow::warpImage", std::string())
 
 void warpLabels(InputArray labels_, InputArray flow_, OutputArray dst_, int fill)
+try
 {
     Mat labels = labels_.getMat(), flow = flow_.getMat();
     checkFlow(flow, "warpLabels");
@@ -86,6 +94,7 @@ void warpLabels(InputArray labels_, InputArray flow_, OutputArray dst_, int fill
         }
     }
 }
+SEMFLOW_CATCH_STD("semflow::warpLabels", std::string())
 
 Point2f sampleFlowBilinear(const Mat& flow, float x, float y)
 {
@@ -96,13 +105,18 @@ Point2f sampleFlowBilinear(const Mat& flow, float x, float y)
     const float ax = x - x0, ay = y - y0;
     const Point2f* r0 = flow.ptr<Point2f>(y0);
     const Point2f* r1 = flow.ptr<Point2f>(y1);
-    const Point2f top = r0[x0] * (1.f - ax) + r0[x1] * ax;
-    const Point2f bottom = r1[x0] * (1.f - ax) + r1[x1] * ax;
+    // A neighbour with zero weight is skipped, not multiplied by 0: a NaN or inf there
+    // would otherwise poison a sample that lies exactly on a finite vector.
+    const Point2f top = ax == 0.f ? r0[x0] : r0[x0] * (1.f - ax) + r0[x1] * ax;
+    if (ay == 0.f)
+        return top;
+    const Point2f bottom = ax == 0.f ? r1[x0] : r1[x0] * (1.f - ax) + r1[x1] * ax;
     return top * (1.f - ay) + bottom * ay;
 }
 
 void transferKeypoints(const std::vector<Point2f>& points, InputArray flow_,
                        std::vector<Point2f>& transferred)
+try
 {
     Mat flow = flow_.getMat();
     checkFlow(flow, "transferKeypoints");
@@ -117,8 +131,10 @@ void transferKeypoints(const std::vector<Point2f>& points, InputArray flow_,
     }
     transferred.swap(out);
 }
+SEMFLOW_CATCH_STD("semflow::transferKeypoints", std::string())
 
 void transferMask(InputArray mask_, InputArray flow_, OutputArray dst_)
+try
 {
     Mat mask = mask_.getMat(), flow = flow_.getMat();
     checkFlow(flow, "transferMask");
@@ -151,6 +167,7 @@ void transferMask(InputArray mask_, InputArray flow_, OutputArray dst_)
         }
     }
 }
+SEMFLOW_CATCH_STD("semflow::transferMask", std::string())
 
 // The Middlebury colour wheel: 55 hues in six ramps (red-yellow, yellow-green, green-cyan,
 // cyan-blue, blue-magenta, magenta-red), RGB in 0..255.
@@ -205,6 +222,7 @@ Vec3b flowVectorColor(float u, float v, float maxMotion)
 }
 
 void flowToColor(InputArray flow_, OutputArray dst_, float maxMotion)
+try
 {
     Mat flow = flow_.getMat();
     checkFlow(flow, "flowToColor");
@@ -234,6 +252,7 @@ void flowToColor(InputArray flow_, OutputArray dst_, float maxMotion)
             out[x] = flowVectorColor(f[x].x, f[x].y, maxMotion);
     }
 }
+SEMFLOW_CATCH_STD("semflow::flowToColor", std::string())
 
 static Mat toBgr8(const Mat& img, const char* what)
 {
@@ -254,6 +273,7 @@ static Mat toBgr8(const Mat& img, const char* what)
 
 void drawFlowMatches(InputArray source_, InputArray target_, InputArray flow_, OutputArray dst_,
                      int step, InputArray mask_, int thickness)
+try
 {
     Mat source = toBgr8(source_.getMat(), "source"), target = toBgr8(target_.getMat(), "target");
     Mat flow = flow_.getMat(), mask = mask_.getMat();
@@ -303,6 +323,43 @@ void drawFlowMatches(InputArray source_, InputArray target_, InputArray flow_, O
         }
     }
 }
+SEMFLOW_CATCH_STD("semflow::drawFlowMatches", std::string())
+
+Mat readFlow(const String& path)
+try
+{
+    const int64 size = detail::checkInputFile(path, "semflow::readFlow", ".flo file",
+                                              12 + 8 * detail::kMaxImagePixels);
+    std::ifstream f(path, std::ios::binary);
+    char header[12];
+    if (!f.read(header, sizeof(header)))
+        CV_Error(Error::StsParseError,
+                 format("semflow::readFlow: '%s' is too short for a .flo header (12 bytes)", path.c_str()));
+    int32_t w, h;
+    std::memcpy(&w, header + 4, 4);
+    std::memcpy(&h, header + 8, 4);
+    if (std::memcmp(header, "PIEH", 4) != 0)
+        CV_Error(Error::StsParseError,
+                 format("semflow::readFlow: '%s' does not start with the .flo tag 'PIEH'", path.c_str()));
+    if (w <= 0 || h <= 0 || w > detail::kMaxImageSide || h > detail::kMaxImageSide ||
+        (int64)w * h > detail::kMaxImagePixels)
+        CV_Error(Error::StsOutOfRange,
+                 format("semflow::readFlow: '%s' declares a %dx%d flow; sides must be 1..%d and at most "
+                        "%lld pixels in total", path.c_str(), (int)w, (int)h, detail::kMaxImageSide,
+                        (long long)detail::kMaxImagePixels));
+    const int64 expected = 12 + 8 * (int64)w * h;
+    if (size >= 0 && size != expected)
+        CV_Error(Error::StsParseError,
+                 format("semflow::readFlow: '%s' declares a %dx%d flow (%lld bytes) but has %lld bytes",
+                        path.c_str(), (int)w, (int)h, (long long)expected, (long long)size));
+    f.close();
+    Mat flow = readOpticalFlow(path);
+    if (flow.empty() || flow.type() != CV_32FC2 || flow.size() != Size(w, h))
+        CV_Error(Error::StsParseError,
+                 format("semflow::readFlow: cv::readOpticalFlow could not read '%s'", path.c_str()));
+    return flow;
+}
+SEMFLOW_CATCH_STD("semflow::readFlow", path)
 
 }  // namespace semflow
 }  // namespace cv

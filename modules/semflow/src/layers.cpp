@@ -7,6 +7,7 @@
 #include "precomp.hpp"
 #include "layers_internal.hpp"
 #include "layers_kernels.hpp"
+#include "input_limits.hpp"
 
 #include <mutex>
 
@@ -54,6 +55,16 @@ void checkCorrelationShapes(const dnn::MatShape& s, const dnn::MatShape& t)
 dnn::MatShape correlationShape(const dnn::MatShape& s, const dnn::MatShape& t)
 {
     checkCorrelationShapes(s, t);
+    // Every factor is bounded by the feature blobs, but their product is not: check it in
+    // 64 bits before it overflows the int of a MatShape.
+    const int64 n = std::max(s[0], 1), cells = (int64)std::max(t[2], 1) * std::max(t[3], 1),
+                area = (int64)std::max(s[2], 1) * std::max(s[3], 1);
+    if (cells > detail::kMaxBlobElements / area || n * cells * area > detail::kMaxBlobElements)
+        CV_Error(Error::StsOutOfRange,
+                 cv::format("semflow Correlation: features %s and %s give a correlation volume of %s "
+                            "elements, more than the %lld accepted", shapeStr(s).c_str(), shapeStr(t).c_str(),
+                            cv::format("%lld x %lld x %lld", (long long)n, (long long)cells, (long long)area).c_str(),
+                            (long long)detail::kMaxBlobElements));
     return dnn::MatShape{s[0], t[2] * t[3], s[2], s[3]};
 }
 
@@ -93,10 +104,11 @@ Size softArgmaxTargetGrid(const dnn::MatShape& corr, const dnn::MatShape* carrie
     {
         t = Size(corr[3], corr[2]);
     }
-    if (known(t.width) && known(t.height) && known(corr[1]) && t.area() != corr[1])
+    if (known(t.width) && known(t.height) && known(corr[1]) && (int64)t.width * t.height != corr[1])
         CV_Error(Error::StsUnmatchedSizes,
                  cv::format("semflow KernelSoftArgmax: the correlation has %d channels but the target "
-                            "grid is %dx%d (%d cells)%s", corr[1], t.height, t.width, t.area(),
+                            "grid is %dx%d (%lld cells)%s", corr[1], t.height, t.width,
+                            (long long)t.width * t.height,
                             carrier ? "" : "; pass the target features as the second input"));
     return t;
 }
@@ -255,7 +267,7 @@ public:
             carrier = blobShape(inputs[1]);
         Size t = softArgmaxTargetGrid(blobShape(inputs[0]), inputs.size() > 1 ? &carrier : nullptr);
         // At run time every size is known: an empty size carrier is an error, not "unknown".
-        if (t.width <= 0 || t.height <= 0 || t.area() != inputs[0].size[1])
+        if (t.width <= 0 || t.height <= 0 || (int64)t.width * t.height != inputs[0].size[1])
             CV_Error(Error::StsBadSize,
                      cv::format("semflow KernelSoftArgmax: the target grid %dx%d does not match the "
                                 "correlation's %d channels", t.height, t.width, inputs[0].size[1]));
@@ -311,6 +323,7 @@ void registerLayers()
 }
 
 void correlation(InputArray source, InputArray target, OutputArray corr, bool normalize, bool relu)
+try
 {
     Mat s = continuousBlob(source), t = continuousBlob(target);
     checkNonEmpty(s, "correlation", "source features");
@@ -328,9 +341,11 @@ void correlation(InputArray source, InputArray target, OutputArray corr, bool no
     }
     detail::correlationForward(s, t, o, normalize, relu);
 }
+SEMFLOW_CATCH_STD("semflow::correlation", std::string())
 
 void kernelSoftArgmax(InputArray corr, Size targetSize, OutputArray grid, float beta, float sigma,
                       bool normalize)
+try
 {
     Mat c = continuousBlob(corr);
     checkNonEmpty(c, "kernelSoftArgmax", "correlation");
@@ -355,6 +370,7 @@ void kernelSoftArgmax(InputArray corr, Size targetSize, OutputArray grid, float 
     detail::kernelSoftArgmaxForward(c, targetSize.height, targetSize.width, g, beta, sigma,
                                     normalize);
 }
+SEMFLOW_CATCH_STD("semflow::kernelSoftArgmax", std::string())
 
 }  // namespace semflow
 }  // namespace cv

@@ -16,7 +16,9 @@
 
 #include "border_protocol.hpp"
 #include "flow_internal.hpp"
+#include "input_limits.hpp"
 #include "layers_internal.hpp"
+#include "onnx_model_info.hpp"
 #include "sfnet_graph.hpp"
 
 namespace cv {
@@ -82,13 +84,18 @@ class SemanticFlowImpl CV_FINAL : public SemanticFlow
 public:
     SemanticFlowImpl(const String& model, Size inputSize, bool padBorder, float beta, float sigma,
                      int backend, int target)
-        : inputSize_(inputSize), pad_(padBorder), betaOverride_(beta), sigmaOverride_(sigma)
+        : modelPath_(model), inputSize_(inputSize), pad_(padBorder), betaOverride_(beta), sigmaOverride_(sigma)
     {
         if (inputSize.width <= 0 || inputSize.height <= 0 || inputSize.width % 32 || inputSize.height % 32 ||
             inputSize.width < 64 || inputSize.height < 64)
             CV_Error(Error::StsBadArg,
                      format("SemanticFlow: inputSize must have sides that are multiples of 32 and at "
                             "least 64, got %dx%d", inputSize.width, inputSize.height));
+        if (inputSize.width > semflow::detail::kMaxInputSide || inputSize.height > semflow::detail::kMaxInputSide)
+            CV_Error(Error::StsOutOfRange,
+                     format("SemanticFlow: inputSize %dx%d is too large: at most %d per side (the correlation "
+                            "volume grows with the fourth power of the side)", inputSize.width,
+                            inputSize.height, semflow::detail::kMaxInputSide));
         checkFloatParam(beta, "beta");
         checkFloatParam(sigma, "sigma");
         load(model);
@@ -98,14 +105,17 @@ public:
     }
 
     void calc(InputArray source, InputArray target, InputOutputArray flow) CV_OVERRIDE
+    try
     {
         std::vector<Mat> s2t, t2s;
         run({source.getMat()}, {target.getMat()}, false, s2t, t2s);
         s2t[0].copyTo(flow);
     }
+    SEMFLOW_CATCH_STD("SemanticFlow::calc", modelPath_)
 
     void calcBidirectional(InputArray sourceIn, InputArray targetIn, OutputArray flowS2T,
                            OutputArray flowT2S, OutputArray confidence) CV_OVERRIDE
+    try
     {
         Mat source = sourceIn.getMat(), target = targetIn.getMat();
         std::vector<Mat> s2t, t2s;
@@ -115,8 +125,10 @@ public:
         s2t[0].copyTo(flowS2T);
         t2s[0].copyTo(flowT2S);
     }
+    SEMFLOW_CATCH_STD("SemanticFlow::calcBidirectional", modelPath_)
 
     void calcBatch(InputArrayOfArrays sources_, InputArrayOfArrays targets_, OutputArrayOfArrays flows) CV_OVERRIDE
+    try
     {
         std::vector<Mat> sources = getMatVector(sources_, "sources"), targets = getMatVector(targets_, "targets");
         if (sources.size() != targets.size())
@@ -134,8 +146,10 @@ public:
         }
         writeFlows(all, flows);
     }
+    SEMFLOW_CATCH_STD("SemanticFlow::calcBatch", modelPath_)
 
     void calcOneToMany(InputArray source_, InputArrayOfArrays targets_, OutputArrayOfArrays flows) CV_OVERRIDE
+    try
     {
         Mat source = source_.getMat();
         std::vector<Mat> targets = getMatVector(targets_, "targets");
@@ -203,6 +217,7 @@ public:
         }
         writeFlows(result, flows);
     }
+    SEMFLOW_CATCH_STD("SemanticFlow::calcOneToMany", modelPath_)
 
     void collectGarbage() CV_OVERRIDE {}
 
@@ -272,15 +287,26 @@ private:
         if (utils::fs::isDirectory(path))
             CV_Error(Error::StsBadArg, format("SemanticFlow: model path '%s' is a directory, not an ONNX file",
                                               path.c_str()));
+        semflow::detail::checkInputFile(path, "SemanticFlow", "model file", semflow::detail::kMaxModelBytes);
         {
-            // Only opened here; OpenCV's importer reads the file (once).
-            std::ifstream file(path, std::ios::binary | std::ios::ate);
+            std::ifstream file(path, std::ios::binary);
             if (!file)
                 CV_Error(Error::StsObjectNotFound,
                          format("SemanticFlow: cannot open model file '%s' (missing or unreadable)", path.c_str()));
-            if (file.tellg() <= 0)
+            std::vector<char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+            if (bytes.empty())
                 CV_Error(Error::StsParseError,
                          format("SemanticFlow: model file '%s' is empty (or not a regular file)", path.c_str()));
+            // A structural pre-check before OpenCV's importer sees the bytes: OpenCV 4.6's
+            // importer dereferences a node input that no earlier node produces (a crash that
+            // fuzz_onnx_model found), so such graphs are refused here with a clear error. The
+            // bytes are released before the import, so they do not add to its peak memory.
+            semflow::OnnxModelInfo info;
+            std::string why;
+            if (!semflow::readOnnxModelInfo((const unsigned char*)bytes.data(), bytes.size(), info, why))
+                CV_Error(Error::StsParseError,
+                         format("SemanticFlow: model file '%s' is not a readable ONNX model: %s",
+                                path.c_str(), why.c_str()));
         }
         semflow::registerLayers();
         try
@@ -463,6 +489,7 @@ private:
 
     dnn::Net net_;
     semflow::SfnetGraphSettings graph_;
+    String modelPath_;  // named in the errors of calc*()
     Size inputSize_;
     bool pad_;
     float betaOverride_, sigmaOverride_;
@@ -475,7 +502,11 @@ private:
 Ptr<SemanticFlow> SemanticFlow::create(const String& model, Size inputSize, bool padBorder, float beta,
                                        float sigma, int backend, int target)
 {
-    return makePtr<SemanticFlowImpl>(model, inputSize, padBorder, beta, sigma, backend, target);
+    try
+    {
+        return makePtr<SemanticFlowImpl>(model, inputSize, padBorder, beta, sigma, backend, target);
+    }
+    SEMFLOW_CATCH_STD("SemanticFlow::create", model)
 }
 
 }  // namespace cv

@@ -191,7 +191,7 @@ struct CV_EXPORTS_W_SIMPLE PairPCK
     CV_PROP_RW std::vector<int> correct;           //!< correct keypoints, one count per alpha
     CV_PROP_RW std::vector<Point2f> predicted;     //!< transferred valid keypoints, in scoring order
     CV_PROP_RW std::vector<Point2f> groundTruth;   //!< their annotated positions
-    CV_PROP_RW std::vector<double> normalizedErrors; //!< distance / L per scored keypoint
+    CV_PROP_RW std::vector<double> normalizedErrors; //!< distance / L per scored keypoint (+inf where the flow is not finite)
 
     //! correct[a] / numKeypoints (0 when there are no keypoints).
     CV_WRAP double pck(size_t alphaIndex) const;

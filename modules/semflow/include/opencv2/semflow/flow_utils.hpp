@@ -105,6 +105,19 @@ CV_EXPORTS_W void drawFlowMatches(InputArray source, InputArray target, InputArr
                                   OutputArray dst, int step = 32, InputArray mask = noArray(),
                                   int thickness = 1);
 
+/** @brief Reads a Middlebury `.flo` file, checking it before cv::readOpticalFlow does.
+
+cv::readOpticalFlow returns an empty Mat for most bad files, and in OpenCV 4.6 sizes its
+buffer from an unread (uninitialised) height when the header is cut short. This function
+checks the file first: the "PIEH" tag, width and height positive and within the bounds of
+calc() (at most 32768 per side, 2^27 pixels), and a file size of exactly
+12 + 8 * width * height bytes; then it reads the flow with cv::readOpticalFlow.
+@param path the `.flo` file.
+@return the CV_32FC2 flow (dx, dy in pixels).
+@throws cv::Exception naming the file and what is wrong with it.
+*/
+CV_EXPORTS_W Mat readFlow(const String& path);
+
 //! @}
 
 }  // namespace semflow
