@@ -11,6 +11,7 @@ PACKAGES=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas0-pthread
   python3
+  python3-torch python3-torchvision python3-numpy   # bench/sfnet_torch_reference.py
 )
 
 SUDO=""

@@ -1,0 +1,356 @@
+// This file is part of semflow. It is subject to the license terms in the LICENSE file
+// found in the top-level directory of this distribution.
+
+// The OpenCV side of bench/compare_torch.py (issue 10): one measurement per process, so that
+// each process's peak RSS is its own, printed as one JSON object on stdout.
+//
+//   bench_sfnet_pair write-pair DIR [--size 320]
+//       the 320x320 test pair (textured noise, as bench_semantic_flow) as DIR/source.ppm,
+//       DIR/target.ppm, so that the PyTorch reference reads the same pixels
+//   bench_sfnet_pair calc MODEL SRC TGT [--runs 5] [--save PREFIX]
+//       cv::SemanticFlow::create (timed) and calc() on the pair: a warm-up, then --runs
+//       timed calls; --save writes calcBidirectional's flows as PREFIX_s2t.flo / _t2s.flo
+//   bench_sfnet_pair one-to-many MODEL SRC [--targets 8] [--runs 3]
+//       calcOneToMany against `targets` images, next to calc() on one pair in the same process
+//   bench_sfnet_pair load MODEL --how create|path|buffer|read
+//       one way of loading, timed: SemanticFlow::create, cv::dnn::readNetFromONNX(path),
+//       readNetFromONNX(bytes in memory), or reading the file's bytes only
+//   bench_sfnet_pair profile MODEL SRC TGT [--runs 3] [--save PREFIX]
+//       cv::dnn::Net::getPerfProfile per layer (same network input as calc) with each
+//       layer's FLOPs, one JSON object per layer after the summary; --save writes the
+//       network's two grids ([2, h, w] as an h x w two-channel .flo) as PREFIX_grid_s2t.flo,
+//       PREFIX_grid_t2s.flo
+
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "opencv2/core/utils/logger.hpp"
+#include "opencv2/dnn.hpp"
+#include "opencv2/dnn/shape_utils.hpp"
+#include "opencv2/imgcodecs.hpp"
+#include "opencv2/imgproc.hpp"
+#include "opencv2/semflow.hpp"
+#include "opencv2/video/tracking.hpp"
+
+namespace {
+
+double peakRssMB()
+{
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss / 1024.0;  // Linux reports kilobytes
+}
+
+double now()
+{
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+cv::Mat testImage(int side, uint64 seed)
+{
+    cv::Mat img(side, side, CV_8UC3);
+    cv::RNG rng(seed);
+    rng.fill(img, cv::RNG::UNIFORM, 0, 256);
+    cv::GaussianBlur(img, img, cv::Size(7, 7), 2);
+    return img;
+}
+
+cv::Mat readImage(const std::string& path)
+{
+    cv::Mat img = cv::imread(path, cv::IMREAD_COLOR);
+    if (img.empty())
+        throw std::runtime_error("cannot read image '" + path + "'");
+    return img;
+}
+
+std::string jsonList(const std::vector<double>& v)
+{
+    std::ostringstream s;
+    s.precision(6);
+    s << "[";
+    for (size_t i = 0; i < v.size(); i++)
+        s << (i ? ", " : "") << v[i];
+    s << "]";
+    return s.str();
+}
+
+// Command-line options after the positional arguments: --name value.
+struct Options
+{
+    std::vector<std::string> positional;
+    std::vector<std::pair<std::string, std::string>> named;
+
+    Options(int argc, char** argv, int first)
+    {
+        for (int i = first; i < argc; i++)
+        {
+            const std::string a = argv[i];
+            if (a.rfind("--", 0) == 0)
+            {
+                if (i + 1 >= argc)
+                    throw std::runtime_error("option " + a + " needs a value");
+                named.emplace_back(a.substr(2), argv[++i]);
+            }
+            else
+                positional.push_back(a);
+        }
+    }
+    std::string get(const std::string& name, const std::string& fallback) const
+    {
+        for (const auto& kv : named)
+            if (kv.first == name)
+                return kv.second;
+        return fallback;
+    }
+    int getInt(const std::string& name, int fallback) const
+    {
+        const std::string v = get(name, "");
+        return v.empty() ? fallback : std::stoi(v);
+    }
+    const std::string& at(size_t i, const char* what) const
+    {
+        if (i >= positional.size())
+            throw std::runtime_error(std::string("missing argument: ") + what);
+        return positional[i];
+    }
+};
+
+int writePair(const Options& o)
+{
+    const std::string dir = o.at(0, "DIR");
+    const int side = o.getInt("size", 320);
+    if (!cv::imwrite(dir + "/source.ppm", testImage(side, 1)) || !cv::imwrite(dir + "/target.ppm", testImage(side, 2)))
+        throw std::runtime_error("cannot write the pair into '" + dir + "'");
+    std::printf("{\"wrote\": [\"%s/source.ppm\", \"%s/target.ppm\"], \"size\": %d}\n", dir.c_str(), dir.c_str(), side);
+    return 0;
+}
+
+int calc(const Options& o)
+{
+    const std::string model = o.at(0, "MODEL");
+    const cv::Mat source = readImage(o.at(1, "SRC")), target = readImage(o.at(2, "TGT"));
+    const int runs = o.getInt("runs", 5);
+    const double rssLibs = peakRssMB();
+    double t0 = now();
+    cv::Ptr<cv::SemanticFlow> sf = cv::SemanticFlow::create(model);
+    const double loadS = now() - t0;
+    const double rssLoaded = peakRssMB();
+    cv::Mat flow;
+    t0 = now();
+    sf->calc(source, target, flow);  // first run: OpenCV sets the network up (fusion, buffers)
+    const double firstS = now() - t0;
+    std::vector<double> times;
+    for (int i = 0; i < runs; i++)
+    {
+        t0 = now();
+        sf->calc(source, target, flow);
+        times.push_back(now() - t0);
+    }
+    const double rss = peakRssMB();
+    const std::string save = o.get("save", "");
+    if (!save.empty())
+    {
+        cv::Mat s2t, t2s;
+        sf->calcBidirectional(source, target, s2t, t2s);
+        if (cv::norm(s2t, flow, cv::NORM_INF) != 0)
+            throw std::runtime_error("calcBidirectional's source-to-target flow differs from calc()'s");
+        if (!cv::writeOpticalFlow(save + "_s2t.flo", s2t) || !cv::writeOpticalFlow(save + "_t2s.flo", t2s))
+            throw std::runtime_error("cannot write flows to '" + save + "_*.flo'");
+    }
+    std::printf("{\"impl\": \"opencv\", \"opencv\": \"%s\", \"threads\": %d, \"load_s\": %.4f, \"first_s\": %.4f, "
+                "\"times_s\": %s, \"peak_rss_mb\": %.1f, \"peak_rss_after_load_mb\": %.1f, "
+                "\"peak_rss_libs_mb\": %.1f}\n",
+                CV_VERSION, cv::getNumThreads(), loadS, firstS, jsonList(times).c_str(), rss, rssLoaded, rssLibs);
+    return 0;
+}
+
+int oneToMany(const Options& o)
+{
+    const std::string model = o.at(0, "MODEL");
+    const cv::Mat source = readImage(o.at(1, "SRC"));
+    const int targets = o.getInt("targets", 8), runs = o.getInt("runs", 3);
+    std::vector<cv::Mat> many, flows;
+    for (int i = 0; i < targets; i++)
+        many.push_back(testImage(source.cols, 10 + i));
+    cv::Ptr<cv::SemanticFlow> sf = cv::SemanticFlow::create(model);
+    cv::Mat flow;
+    sf->calc(source, many[0], flow);
+    sf->calcOneToMany(source, many, flows);
+    std::vector<double> pair, batch;
+    for (int i = 0; i < runs; i++)
+    {
+        double t0 = now();
+        sf->calc(source, many[0], flow);
+        pair.push_back(now() - t0);
+        t0 = now();
+        sf->calcOneToMany(source, many, flows);
+        batch.push_back(now() - t0);
+    }
+    std::printf("{\"impl\": \"opencv\", \"targets\": %d, \"calc_s\": %s, \"one_to_many_s\": %s, \"peak_rss_mb\": %.1f}\n",
+                targets, jsonList(pair).c_str(), jsonList(batch).c_str(), peakRssMB());
+    return 0;
+}
+
+int load(const Options& o)
+{
+    const std::string model = o.at(0, "MODEL"), how = o.get("how", "create");
+    const double rssLibs = peakRssMB();
+    const double t0 = now();
+    size_t layers = 0;
+    if (how == "create")
+    {
+        cv::Ptr<cv::SemanticFlow> sf = cv::SemanticFlow::create(model);
+        layers = sf.empty() ? 0 : 1;
+    }
+    else if (how == "read" || how == "buffer")
+    {
+        std::ifstream f(model, std::ios::binary);
+        std::vector<uchar> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+        if (bytes.empty())
+            throw std::runtime_error("cannot read '" + model + "'");
+        if (how == "buffer")
+        {
+            cv::semflow::registerLayers();
+            cv::dnn::Net net = cv::dnn::readNetFromONNX(bytes);
+            layers = net.getLayerNames().size();
+        }
+        else
+            layers = bytes.size();
+    }
+    else if (how == "path")
+    {
+        cv::semflow::registerLayers();
+        cv::dnn::Net net = cv::dnn::readNetFromONNX(model);
+        layers = net.getLayerNames().size();
+    }
+    else
+        throw std::runtime_error("--how must be create, path, buffer or read, got '" + how + "'");
+    std::printf("{\"how\": \"%s\", \"load_s\": %.4f, \"peak_rss_mb\": %.1f, \"peak_rss_libs_mb\": %.1f, "
+                "\"count\": %zu}\n",
+                how.c_str(), now() - t0, peakRssMB(), rssLibs, layers);
+    return 0;
+}
+
+// The network input of SFNet's protocol (resize to 288, zero-pad 16), as calc() makes it.
+cv::Mat networkInput(const cv::Mat& bgr)
+{
+    cv::Mat rgb, resized, padded;
+    cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
+    rgb.convertTo(rgb, CV_32F, 1.0 / 255);
+    cv::resize(rgb, resized, cv::Size(288, 288), 0, 0, cv::INTER_AREA);
+    cv::copyMakeBorder(resized, padded, 16, 16, 16, 16, cv::BORDER_CONSTANT, cv::Scalar::all(0));
+    return cv::dnn::blobFromImage(padded);
+}
+
+int profile(const Options& o)
+{
+    const std::string model = o.at(0, "MODEL");
+    const cv::Mat bs = networkInput(readImage(o.at(1, "SRC"))), bt = networkInput(readImage(o.at(2, "TGT")));
+    const int runs = o.getInt("runs", 3);
+    cv::semflow::registerLayers();
+    cv::dnn::Net net = cv::dnn::readNetFromONNX(model);
+    const std::vector<cv::String> outs = {"grid_s2t", "grid_t2s"};
+    std::vector<cv::Mat> res;
+    net.setInput(bs, "source");
+    net.setInput(bt, "target");
+    net.forward(res, outs);  // set-up run
+    std::vector<double> sum;
+    std::vector<double> totals;
+    for (int r = 0; r < runs; r++)
+    {
+        net.setInput(bs, "source");
+        net.setInput(bt, "target");
+        const double t0 = now();
+        net.forward(res, outs);
+        totals.push_back(now() - t0);
+        std::vector<double> t;
+        net.getPerfProfile(t);
+        if (sum.empty())
+            sum.assign(t.size(), 0.0);
+        for (size_t i = 0; i < t.size() && i < sum.size(); i++)
+            sum[i] += t[i];
+    }
+    const std::string save = o.get("save", "");
+    for (size_t k = 0; k < outs.size() && !save.empty(); k++)
+    {
+        const cv::Mat& g = res[k];  // [1, 2, h, w]
+        CV_Assert(g.dims == 4 && g.size[0] == 1 && g.size[1] == 2);
+        const int h = g.size[2], w = g.size[3];
+        cv::Mat planes[2] = {cv::Mat(h, w, CV_32F, (void*)g.ptr<float>(0, 0)),
+                             cv::Mat(h, w, CV_32F, (void*)g.ptr<float>(0, 1))};
+        cv::Mat two;
+        cv::merge(planes, 2, two);
+        if (!cv::writeOpticalFlow(save + "_" + outs[k] + ".flo", two))
+            throw std::runtime_error("cannot write '" + save + "_" + outs[k] + ".flo'");
+    }
+    const double tick = 1000.0 / cv::getTickFrequency();
+    const std::vector<cv::String> names = net.getLayerNames();
+    const std::vector<cv::dnn::MatShape> shapes = {cv::dnn::shape(bs), cv::dnn::shape(bt)};
+    std::printf("{\"profile\": \"%s\", \"opencv\": \"%s\", \"runs\": %d, \"forward_s\": %s, \"layers\": %zu}\n",
+                model.c_str(), CV_VERSION, runs, jsonList(totals).c_str(), names.size());
+    for (size_t i = 0; i < names.size() && i < sum.size(); i++)
+    {
+        const int id = net.getLayerId(names[i]);
+        const cv::Ptr<cv::dnn::Layer> layer = net.getLayer(id);
+        int64 flops = -1;
+        try
+        {
+            flops = net.getFLOPS(id, shapes);
+        }
+        catch (const cv::Exception&)
+        {
+        }
+        std::printf("{\"layer\": \"%s\", \"type\": \"%s\", \"ms\": %.4f, \"flops\": %lld}\n", names[i].c_str(),
+                    layer->type.c_str(), sum[i] * tick / runs, (long long)flops);
+    }
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv)
+{
+    cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);  // importer chatter
+    const std::string usage =
+        "usage: bench_sfnet_pair write-pair DIR [--size 320]\n"
+        "       bench_sfnet_pair calc MODEL SRC TGT [--runs 5] [--save PREFIX]\n"
+        "       bench_sfnet_pair one-to-many MODEL SRC [--targets 8] [--runs 3]\n"
+        "       bench_sfnet_pair load MODEL --how create|path|buffer|read\n"
+        "       bench_sfnet_pair profile MODEL SRC TGT [--runs 3] [--save PREFIX]\n";
+    if (argc < 2)
+    {
+        std::fputs(usage.c_str(), stderr);
+        return 2;
+    }
+    const std::string cmd = argv[1];
+    try
+    {
+        const Options o(argc, argv, 2);
+        if (cmd == "write-pair")
+            return writePair(o);
+        if (cmd == "calc")
+            return calc(o);
+        if (cmd == "one-to-many")
+            return oneToMany(o);
+        if (cmd == "load")
+            return load(o);
+        if (cmd == "profile")
+            return profile(o);
+        std::fprintf(stderr, "unknown command '%s'\n%s", cmd.c_str(), usage.c_str());
+        return 2;
+    }
+    catch (const std::exception& e)
+    {
+        std::fprintf(stderr, "bench_sfnet_pair %s: %s\n", cmd.c_str(), e.what());
+        return 1;
+    }
+}

@@ -1,0 +1,270 @@
+#!/usr/bin/env python3
+# This file is part of semflow. It is subject to the license terms in the LICENSE file
+# found in the top-level directory of this distribution.
+"""cv::SemanticFlow against plain PyTorch on the same 320x320 pair, in one run (issue 10).
+
+  /usr/bin/python3 bench/compare_torch.py [--build build] [--rounds 3] [--runs 5] [what ...]
+
+what: any of pair (default), check, profile, load, one-to-many, all.
+
+First call only: writes identical random ResNet-101 weights (torchvision layout) and SFNet
+adaptation weights (the authors' layout) with a fixed seed, imports them with `sfnet import`
+and exports the ONNX model with `sfnet export` (682 MB, under BUILD/bench_r101, never in
+git); both sides then load the same weights. Every measurement runs in its own process
+(peak RSS is per process); `pair` alternates OpenCV and PyTorch processes, `--rounds`
+times, `--runs` timed pairs each after one warm-up pair. `check` compares the two grids
+(network outputs) and the two flows (what calc() returns) and fails above 1e-5.
+Needs: build/trainer/sfnet and build/bench/bench_sfnet_pair (cmake --build build --target
+sfnet bench_sfnet_pair), Debian's python3-torch and python3-torchvision.
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REFERENCE = os.path.join(HERE, "sfnet_torch_reference.py")
+GRID_TOLERANCE = 1e-5
+
+
+def load_average():
+    return os.getloadavg()[0]
+
+
+def run_json(cmd, what):
+    """Runs one measurement process and returns its JSON objects (one per stdout line)."""
+    t0 = time.time()
+    p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if p.returncode != 0:
+        sys.exit("%s failed (exit %d): %s\n%s" % (what, p.returncode, " ".join(cmd), p.stderr.strip()))
+    out = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+    if not out:
+        sys.exit("%s printed no JSON: %s\n%s" % (what, " ".join(cmd), p.stdout + p.stderr))
+    print("  %-28s %6.1f s  (load average %.1f)" % (what, time.time() - t0, load_average()), flush=True)
+    return out
+
+
+def spread(values, fmt="%.3f"):
+    return "min %s, median %s, max %s" % (fmt % min(values), fmt % statistics.median(values), fmt % max(values))
+
+
+def read_flo(path):
+    d = np.fromfile(path, np.float32)
+    if d.size < 3 or abs(d[0] - 202021.25) > 1e-3:
+        sys.exit(path + ": not a .flo file")
+    w, h = np.frombuffer(d[1:3].tobytes(), np.int32)
+    return d[3:].reshape(h, w, 2)
+
+
+class Bench:
+    def __init__(self, args):
+        self.args = args
+        self.build = os.path.abspath(args.build)
+        self.data = os.path.abspath(args.data or os.path.join(self.build, "bench_r101"))
+        self.sfnet = os.path.join(self.build, "trainer", "sfnet")
+        self.pair_bin = os.path.join(self.build, "bench", "bench_sfnet_pair")
+        self.model = args.model or os.path.join(self.data, "r101.onnx")
+        self.resnet = os.path.join(self.data, "resnet101.pth")
+        self.adap = os.path.join(self.data, "sfnet_adaptation.pth")
+        self.src = os.path.join(self.data, "source.ppm")
+        self.tgt = os.path.join(self.data, "target.ppm")
+        self.results = {"load_average_start": load_average()}
+
+    def prepare(self):
+        if not os.path.exists(self.pair_bin):
+            sys.exit("missing %s: cmake --build %s --target bench_sfnet_pair" % (self.pair_bin, self.build))
+        os.makedirs(self.data, exist_ok=True)
+        if not (os.path.exists(self.resnet) and os.path.exists(self.adap)):
+            run_json([sys.executable, REFERENCE, "make-weights", "--out", self.data, "--seed", "0"], "make weights")
+        if not os.path.exists(self.model):
+            if not os.path.exists(self.sfnet):
+                sys.exit("missing %s: cmake --build %s --target sfnet" % (self.sfnet, self.build))
+            ckpt = os.path.join(self.data, "r101.pt")
+            for cmd in ([self.sfnet, "import", "--backbone", "resnet101", "--resnet", self.resnet,
+                         "--sfnet", self.adap, "--output", ckpt],
+                        [self.sfnet, "export", "--checkpoint", ckpt, "--output", self.model]):
+                print("  " + " ".join(cmd), flush=True)
+                subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+            os.remove(ckpt)
+        if not (os.path.exists(self.src) and os.path.exists(self.tgt)):
+            run_json([self.pair_bin, "write-pair", self.data], "write pair")
+
+    def cv_calc(self, runs, save=None):
+        cmd = [self.pair_bin, "calc", self.model, self.src, self.tgt, "--runs", str(runs)]
+        return run_json(cmd + (["--save", save] if save else []), "cv::SemanticFlow::calc")[0]
+
+    def torch_run(self, runs, save=None, load="assign"):
+        cmd = [sys.executable, REFERENCE, "run", "--resnet", self.resnet, "--sfnet", self.adap,
+               "--source", self.src, "--target", self.tgt, "--runs", str(runs), "--load", load]
+        return run_json(cmd + (["--save", save] if save else []), "PyTorch reference (%s)" % load)[0]
+
+    # -----------------------------------------------------------------------------------
+
+    def check(self):
+        print("check: the same grids and flows from the same weights and pixels")
+        prefix = os.path.join(self.data, "check_cv")
+        npz = os.path.join(self.data, "check_torch.npz")
+        run_json([self.pair_bin, "profile", self.model, self.src, self.tgt, "--runs", "1", "--save", prefix],
+                 "cv::dnn grids")
+        self.cv_calc(1, save=prefix)
+        self.torch_run(1, save=npz)
+        t = np.load(npz)
+        worst = {}
+        for d in ("s2t", "t2s"):
+            g_cv = read_flo("%s_grid_%s.flo" % (prefix, d)).transpose(2, 0, 1)[None]
+            worst["grid_" + d] = float(np.abs(g_cv - t["grid_" + d]).max())
+            f_cv, f_t = read_flo("%s_%s.flo" % (prefix, d)), t["flow_" + d]
+            h, w = f_cv.shape[:2]
+            worst["flow_%s_px" % d] = float(np.abs(f_cv - f_t).max())
+            # A pixel flow divided by half the other image's side: normalised coordinates.
+            worst["flow_%s_normalised" % d] = float(max(np.abs(f_cv[..., 0] - f_t[..., 0]).max() / (0.5 * (w - 1)),
+                                                        np.abs(f_cv[..., 1] - f_t[..., 1]).max() / (0.5 * (h - 1))))
+        for k, v in worst.items():
+            print("  max |OpenCV - PyTorch| %-24s %.3g" % (k, v))
+        self.results["check"] = worst
+        bad = [k for k, v in worst.items() if not k.endswith("_px") and not v <= GRID_TOLERANCE]
+        if bad:
+            sys.exit("check FAILED: %s above %g" % (", ".join(bad), GRID_TOLERANCE))
+        print("  check passed (grids and normalised flows within %g)" % GRID_TOLERANCE)
+
+    def pair(self):
+        a = self.args
+        print("pair: %d rounds x %d timed pairs per process, OpenCV and PyTorch alternating" % (a.rounds, a.runs))
+        cv_rounds, torch_rounds = [], []
+        for r in range(a.rounds):
+            first_cv = r % 2 == 0
+            for impl in ("cv", "torch") if first_cv else ("torch", "cv"):
+                if impl == "cv":
+                    cv_rounds.append(self.cv_calc(a.runs))
+                else:
+                    torch_rounds.append(self.torch_run(a.runs))
+        cvt = [t for r in cv_rounds for t in r["times_s"]]
+        tht = [t for r in torch_rounds for t in r["times_s"]]
+        ratio_med = [statistics.median(c["times_s"]) / statistics.median(t["times_s"])
+                     for c, t in zip(cv_rounds, torch_rounds)]
+        ratio_min = [min(c["times_s"]) / min(t["times_s"]) for c, t in zip(cv_rounds, torch_rounds)]
+        rss_ratio = [c["peak_rss_mb"] / t["peak_rss_mb"] for c, t in zip(cv_rounds, torch_rounds)]
+        print()
+        print("| 320x320 pair, ResNet-101 | time per pair (s) | peak RSS (MB) | load (s) |")
+        print("| --- | --- | --- | --- |")
+        print("| cv::SemanticFlow::calc (OpenCV %s) | %s | %s | %s |" % (
+            cv_rounds[0]["opencv"], spread(cvt), spread([c["peak_rss_mb"] for c in cv_rounds], "%.0f"),
+            spread([c["load_s"] for c in cv_rounds], "%.2f")))
+        print("| PyTorch %s eager, %d threads, one image at a time | %s | %s | %s |" % (
+            torch_rounds[0]["torch"], torch_rounds[0]["threads"], spread(tht),
+            spread([t["peak_rss_mb"] for t in torch_rounds], "%.0f"),
+            spread([t["load_s"] for t in torch_rounds], "%.2f")))
+        print()
+        print("OpenCV / PyTorch, per round: time (medians) %s; time (minima) %s; peak RSS %s" % (
+            spread(ratio_med), spread(ratio_min), spread(rss_ratio)))
+        print("pooled: median time ratio %.3f, min time ratio %.3f" % (
+            statistics.median(cvt) / statistics.median(tht), min(cvt) / min(tht)))
+        print("first calc() (network set-up) %s s; libraries alone: OpenCV %.0f MB, PyTorch %.0f MB RSS" % (
+            spread([c["first_s"] for c in cv_rounds], "%.2f"), cv_rounds[0]["peak_rss_libs_mb"],
+            torch_rounds[0]["peak_rss_libs_mb"]))
+        self.results["pair"] = {"opencv": cv_rounds, "pytorch": torch_rounds, "ratio_median_time": ratio_med,
+                                "ratio_min_time": ratio_min, "ratio_peak_rss": rss_ratio}
+
+    def profile(self):
+        print("profile: cv::dnn::Net::getPerfProfile on the same network input")
+        out = run_json([self.pair_bin, "profile", self.model, self.src, self.tgt, "--runs", str(self.args.runs)],
+                       "cv::dnn profile")
+        head, layers = out[0], out[1:]
+        groups = {}
+        for l in layers:
+            name, typ = l["layer"], l["type"]
+            if typ.startswith("org.opencv.semflow."):
+                g = typ.split(".")[-1]
+            elif name.startswith("adap_layer_feat3"):
+                g = "adaptation level 3 (%s)" % ("conv" if typ == "Convolution" else "other")
+            elif name.startswith("adap_layer_feat4"):
+                g = "adaptation level 4 (%s)" % ("conv" if typ == "Convolution" else "other")
+            elif name.startswith("backbone"):
+                g = "backbone (%s)" % ("conv" if typ == "Convolution" else "other")
+            else:
+                g = "other (%s)" % typ
+            s = groups.setdefault(g, [0.0, 0, 0])
+            s[0] += l["ms"]
+            s[1] += max(l["flops"], 0)
+            s[2] += 1
+        total = sum(l["ms"] for l in layers)
+        print()
+        print("OpenCV %s, forward %s s; sum of layer times %.0f ms" % (head["opencv"], spread(head["forward_s"]), total))
+        print()
+        print("| layers | count | ms | share | GFLOP | GFLOP/s |")
+        print("| --- | --- | --- | --- | --- | --- |")
+        for g, (ms, fl, n) in sorted(groups.items(), key=lambda kv: -kv[1][0]):
+            rate = "%.0f" % (fl / ms / 1e6) if ms > 0 and fl > 0 else ""
+            print("| %s | %d | %.1f | %.1f %% | %.1f | %s |" % (g, n, ms, 100 * ms / total, fl / 1e9, rate))
+        top = sorted(layers, key=lambda l: -l["ms"])[:8]
+        print()
+        print("slowest layers: " + "; ".join("%s %.0f ms%s" % (
+            l["layer"], l["ms"], " %.0f GFLOP/s" % (l["flops"] / l["ms"] / 1e6) if l["flops"] > 0 and l["ms"] > 0
+            else "") for l in top))
+        self.results["profile"] = {"head": head, "groups": groups, "layers": layers}
+
+    def load(self):
+        print("load: each way of loading in its own process")
+        res = {}
+        for how in ("read", "path", "buffer", "create"):
+            res[how] = [run_json([self.pair_bin, "load", self.model, "--how", how], "load --how " + how)[0]
+                        for _ in range(self.args.rounds)]
+        print()
+        print("| %s (%.0f MB) | time (s) | peak RSS (MB) |" % (os.path.basename(self.model),
+                                                          os.path.getsize(self.model) / 1e6))
+        print("| --- | --- | --- |")
+        what = {"read": "read the file's bytes", "path": "cv::dnn::readNetFromONNX(path)",
+                "buffer": "read + readNetFromONNX(bytes)", "create": "cv::SemanticFlow::create"}
+        for how, rs in res.items():
+            print("| %s | %s | %s |" % (what[how], spread([r["load_s"] for r in rs], "%.2f"),
+                                        spread([r["peak_rss_mb"] for r in rs], "%.0f")))
+        self.results["load"] = res
+
+    def one_to_many(self):
+        n = self.args.targets
+        print("one-to-many: calcOneToMany with %d targets beside calc() in the same process" % n)
+        rs = [run_json([self.pair_bin, "one-to-many", self.model, self.src, "--targets", str(n), "--runs",
+                        str(max(1, self.args.runs // 2))], "calcOneToMany")[0] for _ in range(self.args.rounds)]
+        per = [b / n / p for r in rs for b, p in zip(r["one_to_many_s"], r["calc_s"])]
+        print()
+        print("calc() %s s; calcOneToMany(%d) %s s; per target / calc(): %s" % (
+            spread([t for r in rs for t in r["calc_s"]]), n, spread([t for r in rs for t in r["one_to_many_s"]]),
+            spread(per)))
+        self.results["one_to_many"] = rs
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", nargs="*", default=["pair"],
+                   choices=("pair", "check", "profile", "load", "one-to-many", "all"))
+    p.add_argument("--build", default=os.path.join(HERE, "..", "build"), help="build tree (default: ./build)")
+    p.add_argument("--data", help="weights, model and pair (default: BUILD/bench_r101)")
+    p.add_argument("--model", help="another ONNX model for the OpenCV side (same weights!)")
+    p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--targets", type=int, default=8, help="targets for one-to-many")
+    p.add_argument("--json", help="also write all results to this file")
+    args = p.parse_args()
+    what = ["check", "pair", "load", "profile", "one-to-many"] if "all" in args.what else args.what
+    b = Bench(args)
+    print("load average at start: %.1f (2 cores: numbers above ~2 are disturbed by other jobs)" % load_average())
+    b.prepare()
+    for w in what:
+        print()
+        {"pair": b.pair, "check": b.check, "profile": b.profile, "load": b.load, "one-to-many": b.one_to_many}[w]()
+    b.results["load_average_end"] = load_average()
+    print()
+    print("load average: %.1f at start, %.1f at end" % (b.results["load_average_start"], load_average()))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(b.results, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
