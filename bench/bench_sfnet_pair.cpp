@@ -12,9 +12,11 @@
 //       timed calls; --save writes calcBidirectional's flows as PREFIX_s2t.flo / _t2s.flo
 //   bench_sfnet_pair one-to-many MODEL SRC [--targets 8] [--runs 3]
 //       calcOneToMany against `targets` images, next to calc() on one pair in the same process
-//   bench_sfnet_pair load MODEL --how create|path|buffer|read
-//       one way of loading, timed: SemanticFlow::create, cv::dnn::readNetFromONNX(path),
-//       readNetFromONNX(bytes in memory), or reading the file's bytes only
+//   bench_sfnet_pair load MODEL --how STEP[,STEP...]
+//       one way of loading, timed step by step: create (SemanticFlow::create), read (the
+//       file's bytes, read as SemanticFlow's pre-check reads them), read-fast (one read()
+//       into a buffer of the file's size), path (cv::dnn::readNetFromONNX(path), after
+//       releasing any bytes read), buffer (readNetFromONNX on the bytes in memory)
 //   bench_sfnet_pair profile MODEL SRC TGT [--runs 3] [--save PREFIX]
 //       cv::dnn::Net::getPerfProfile per layer (same network input as calc) with each
 //       layer's FLOPs, one JSON object per layer after the summary; --save writes the
@@ -22,6 +24,7 @@
 //       PREFIX_grid_t2s.flo
 
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -48,6 +51,20 @@ double peakRssMB()
     rusage ru{};
     getrusage(RUSAGE_SELF, &ru);
     return ru.ru_maxrss / 1024.0;  // Linux reports kilobytes
+}
+
+// The current resident set (not the peak), from /proc/self/statm.
+double rssMB()
+{
+    long pages = 0, resident = 0;
+    std::FILE* f = std::fopen("/proc/self/statm", "r");
+    if (f)
+    {
+        if (std::fscanf(f, "%ld %ld", &pages, &resident) != 2)
+            resident = 0;
+        std::fclose(f);
+    }
+    return resident * (double)sysconf(_SC_PAGESIZE) / (1024.0 * 1024.0);
 }
 
 double now()
@@ -143,11 +160,12 @@ int calc(const Options& o)
     double t0 = now();
     cv::Ptr<cv::SemanticFlow> sf = cv::SemanticFlow::create(model);
     const double loadS = now() - t0;
-    const double rssLoaded = peakRssMB();
+    const double rssLoaded = peakRssMB(), rssNowLoaded = rssMB();
     cv::Mat flow;
     t0 = now();
     sf->calc(source, target, flow);  // first run: OpenCV sets the network up (fusion, buffers)
     const double firstS = now() - t0;
+    const double rssNowFirst = rssMB(), rssFirst = peakRssMB();
     std::vector<double> times;
     for (int i = 0; i < runs; i++)
     {
@@ -168,8 +186,10 @@ int calc(const Options& o)
     }
     std::printf("{\"impl\": \"opencv\", \"opencv\": \"%s\", \"threads\": %d, \"load_s\": %.4f, \"first_s\": %.4f, "
                 "\"times_s\": %s, \"peak_rss_mb\": %.1f, \"peak_rss_after_load_mb\": %.1f, "
-                "\"peak_rss_libs_mb\": %.1f}\n",
-                CV_VERSION, cv::getNumThreads(), loadS, firstS, jsonList(times).c_str(), rss, rssLoaded, rssLibs);
+                "\"peak_rss_libs_mb\": %.1f, \"rss_after_load_mb\": %.1f, \"peak_rss_after_first_mb\": %.1f, "
+                "\"rss_after_first_mb\": %.1f, \"rss_end_mb\": %.1f}\n",
+                CV_VERSION, cv::getNumThreads(), loadS, firstS, jsonList(times).c_str(), rss, rssLoaded, rssLibs,
+                rssNowLoaded, rssFirst, rssNowFirst, rssMB());
     return 0;
 }
 
@@ -200,43 +220,69 @@ int oneToMany(const Options& o)
     return 0;
 }
 
+// Reads a whole file as cv::SemanticFlow's loader does: istreambuf_iterator into a vector
+// (the vector grows by doubling, copying as it goes).
+void readLikeSemanticFlow(const std::string& path, std::vector<char>& bytes)
+{
+    std::ifstream f(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>());
+    if (bytes.empty())
+        throw std::runtime_error("cannot read '" + path + "'");
+}
+
+// One read() into a buffer of the file's size.
+void readSized(const std::string& path, std::vector<char>& bytes)
+{
+    std::ifstream f(path, std::ios::binary | std::ios::ate);
+    bytes.resize((size_t)std::max<std::streamoff>(0, f.tellg()));
+    f.seekg(0);
+    if (bytes.empty() || !f.read(bytes.data(), (std::streamsize)bytes.size()))
+        throw std::runtime_error("cannot read '" + path + "'");
+}
+
 int load(const Options& o)
 {
     const std::string model = o.at(0, "MODEL"), how = o.get("how", "create");
     const double rssLibs = peakRssMB();
+    // Kept alive until the report, so that rss_end_mb is what the loaded object holds.
+    cv::Ptr<cv::SemanticFlow> sf;
+    cv::dnn::Net net;
+    std::vector<char> bytes;
+    std::vector<double> stepS;
+    std::stringstream steps(how);
+    std::string step;
     const double t0 = now();
-    size_t layers = 0;
-    if (how == "create")
+    while (std::getline(steps, step, ','))
     {
-        cv::Ptr<cv::SemanticFlow> sf = cv::SemanticFlow::create(model);
-        layers = sf.empty() ? 0 : 1;
-    }
-    else if (how == "read" || how == "buffer")
-    {
-        std::ifstream f(model, std::ios::binary);
-        std::vector<uchar> bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-        if (bytes.empty())
-            throw std::runtime_error("cannot read '" + model + "'");
-        if (how == "buffer")
+        const double ts = now();
+        if (step == "create")
+            sf = cv::SemanticFlow::create(model);
+        else if (step == "read")
+            readLikeSemanticFlow(model, bytes);
+        else if (step == "read-fast")
+            readSized(model, bytes);
+        else if (step == "path")
         {
+            std::vector<char>().swap(bytes);  // as SemanticFlow does, before OpenCV parses the file
             cv::semflow::registerLayers();
-            cv::dnn::Net net = cv::dnn::readNetFromONNX(bytes);
-            layers = net.getLayerNames().size();
+            net = cv::dnn::readNetFromONNX(model);
+        }
+        else if (step == "buffer")
+        {
+            if (bytes.empty())
+                readSized(model, bytes);
+            cv::semflow::registerLayers();
+            net = cv::dnn::readNetFromONNX(bytes.data(), bytes.size());
+            std::vector<char>().swap(bytes);
         }
         else
-            layers = bytes.size();
+            throw std::runtime_error("--how takes steps create, read, read-fast, path, buffer separated by "
+                                     "commas, got '" + step + "'");
+        stepS.push_back(now() - ts);
     }
-    else if (how == "path")
-    {
-        cv::semflow::registerLayers();
-        cv::dnn::Net net = cv::dnn::readNetFromONNX(model);
-        layers = net.getLayerNames().size();
-    }
-    else
-        throw std::runtime_error("--how must be create, path, buffer or read, got '" + how + "'");
-    std::printf("{\"how\": \"%s\", \"load_s\": %.4f, \"peak_rss_mb\": %.1f, \"peak_rss_libs_mb\": %.1f, "
-                "\"count\": %zu}\n",
-                how.c_str(), now() - t0, peakRssMB(), rssLibs, layers);
+    std::printf("{\"how\": \"%s\", \"load_s\": %.4f, \"steps_s\": %s, \"peak_rss_mb\": %.1f, "
+                "\"peak_rss_libs_mb\": %.1f, \"rss_end_mb\": %.1f}\n",
+                how.c_str(), now() - t0, jsonList(stepS).c_str(), peakRssMB(), rssLibs, rssMB());
     return 0;
 }
 
@@ -324,7 +370,7 @@ int main(int argc, char** argv)
         "usage: bench_sfnet_pair write-pair DIR [--size 320]\n"
         "       bench_sfnet_pair calc MODEL SRC TGT [--runs 5] [--save PREFIX]\n"
         "       bench_sfnet_pair one-to-many MODEL SRC [--targets 8] [--runs 3]\n"
-        "       bench_sfnet_pair load MODEL --how create|path|buffer|read\n"
+        "       bench_sfnet_pair load MODEL --how create|read|read-fast|path|buffer[,...]\n"
         "       bench_sfnet_pair profile MODEL SRC TGT [--runs 3] [--save PREFIX]\n";
     if (argc < 2)
     {

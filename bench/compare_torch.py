@@ -168,6 +168,14 @@ class Bench:
         print("first calc() (network set-up) %s s; libraries alone: OpenCV %.0f MB, PyTorch %.0f MB RSS" % (
             spread([c["first_s"] for c in cv_rounds], "%.2f"), cv_rounds[0]["peak_rss_libs_mb"],
             torch_rounds[0]["peak_rss_libs_mb"]))
+        c = cv_rounds[0]
+        print("OpenCV RSS: peak during create() %.0f MB, %.0f MB after it; %.0f MB after the first calc() "
+              "(peak so far %.0f MB); %.0f MB at the end" % (c["peak_rss_after_load_mb"], c["rss_after_load_mb"],
+                                                             c["rss_after_first_mb"], c["peak_rss_after_first_mb"],
+                                                             c["rss_end_mb"]))
+        t = torch_rounds[0]
+        print("PyTorch RSS: peak %.0f MB after loading, %.0f MB at the end" % (t["peak_rss_after_load_mb"],
+                                                                          t["peak_rss_mb"]))
         self.results["pair"] = {"opencv": cv_rounds, "pytorch": torch_rounds, "ratio_median_time": ratio_med,
                                 "ratio_min_time": ratio_min, "ratio_peak_rss": rss_ratio}
 
@@ -211,19 +219,26 @@ class Bench:
 
     def load(self):
         print("load: each way of loading in its own process")
+        ways = [("read-fast", "read the file: one read() into a buffer of its size"),
+                ("read", "read the file as SemanticFlow's pre-check does (istreambuf_iterator)"),
+                ("path", "cv::dnn::readNetFromONNX(path)"),
+                ("read,path", "the pre-check's read, then readNetFromONNX(path)"),
+                ("read-fast,path", "one sized read, then readNetFromONNX(path)"),
+                ("read-fast,buffer", "one sized read, then readNetFromONNX(bytes)"),
+                ("create", "cv::SemanticFlow::create")]
         res = {}
-        for how in ("read", "path", "buffer", "create"):
+        for how, _ in ways:
             res[how] = [run_json([self.pair_bin, "load", self.model, "--how", how], "load --how " + how)[0]
                         for _ in range(self.args.rounds)]
         print()
-        print("| %s (%.0f MB) | time (s) | peak RSS (MB) |" % (os.path.basename(self.model),
-                                                          os.path.getsize(self.model) / 1e6))
-        print("| --- | --- | --- |")
-        what = {"read": "read the file's bytes", "path": "cv::dnn::readNetFromONNX(path)",
-                "buffer": "read + readNetFromONNX(bytes)", "create": "cv::SemanticFlow::create"}
-        for how, rs in res.items():
-            print("| %s | %s | %s |" % (what[how], spread([r["load_s"] for r in rs], "%.2f"),
-                                        spread([r["peak_rss_mb"] for r in rs], "%.0f")))
+        print("| %s (%.0f MB) | time (s) | peak RSS (MB) | RSS after (MB) |" % (
+            os.path.basename(self.model), os.path.getsize(self.model) / 1e6))
+        print("| --- | --- | --- | --- |")
+        for how, what in ways:
+            rs = res[how]
+            print("| %s | %s | %s | %.0f |" % (what, spread([r["load_s"] for r in rs], "%.2f"),
+                                             spread([r["peak_rss_mb"] for r in rs], "%.0f"),
+                                             statistics.median([r["rss_end_mb"] for r in rs])))
         self.results["load"] = res
 
     def one_to_many(self):
