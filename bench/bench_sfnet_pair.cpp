@@ -22,7 +22,11 @@
 //       layer's FLOPs, one JSON object per layer after the summary; --save writes the
 //       network's two grids ([2, h, w] as an h x w two-channel .flo) as PREFIX_grid_s2t.flo,
 //       PREFIX_grid_t2s.flo
+//   bench_sfnet_pair sgemm [--runs 5]
+//       cblas_sgemm on the GEMM shapes of the pair's convolutions (im2col), the ceiling beside
+//       the profile
 
+#include <cblas.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -361,6 +365,47 @@ int profile(const Options& o)
     return 0;
 }
 
+// Plain sgemm (the system BLAS, 2 threads) on the GEMM each convolution of the pair would be
+// lowered to (im2col: M = output channels, N = batch * output pixels, K = input channels * k * k):
+// the ceiling beside the per-layer profile.
+int sgemm(const Options& o)
+{
+    struct Shape
+    {
+        const char* what;
+        int m, n, k;
+    };
+    const Shape shapes[] = {
+        {"adaptation level 3 (5x5, 1024 ch, 20x20, batch 2)", 1024, 800, 1024 * 25},
+        {"adaptation level 4 (3x3, 2048 ch, 10x10, batch 2)", 2048, 200, 2048 * 9},
+        {"backbone layer3 1x1 (1024 -> 256, 20x20, batch 2)", 256, 800, 1024},
+        {"backbone layer3 3x3 (256 ch, 20x20, batch 2)", 256, 800, 256 * 9},
+        {"backbone layer4 3x3 (512 ch, 10x10, batch 2)", 512, 200, 512 * 9},
+    };
+    const int runs = o.getInt("runs", 5);
+    std::printf("{\"sgemm\": \"cblas_sgemm\", \"runs\": %d}\n", runs);
+    for (const Shape& s : shapes)
+    {
+        cv::Mat a(s.m, s.k, CV_32F), b(s.k, s.n, CV_32F), c(s.m, s.n, CV_32F);
+        cv::randu(a, -1, 1);
+        cv::randu(b, -1, 1);
+        std::vector<double> t;
+        for (int r = 0; r <= runs; r++)
+        {
+            const double t0 = now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, s.m, s.n, s.k, 1.f, a.ptr<float>(), s.k,
+                        b.ptr<float>(), s.n, 0.f, c.ptr<float>(), s.n);
+            if (r > 0)  // the first call warms caches and threads
+                t.push_back(now() - t0);
+        }
+        const double best = *std::min_element(t.begin(), t.end());
+        std::printf("{\"shape\": \"%s\", \"m\": %d, \"n\": %d, \"k\": %d, \"times_s\": %s, "
+                    "\"best_gflops\": %.1f}\n",
+                    s.what, s.m, s.n, s.k, jsonList(t).c_str(), 2.0 * s.m * s.n * s.k / best / 1e9);
+    }
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -371,7 +416,8 @@ int main(int argc, char** argv)
         "       bench_sfnet_pair calc MODEL SRC TGT [--runs 5] [--save PREFIX]\n"
         "       bench_sfnet_pair one-to-many MODEL SRC [--targets 8] [--runs 3]\n"
         "       bench_sfnet_pair load MODEL --how create|read|read-fast|path|buffer[,...]\n"
-        "       bench_sfnet_pair profile MODEL SRC TGT [--runs 3] [--save PREFIX]\n";
+        "       bench_sfnet_pair profile MODEL SRC TGT [--runs 3] [--save PREFIX]\n"
+        "       bench_sfnet_pair sgemm [--runs 5]\n";
     if (argc < 2)
     {
         std::fputs(usage.c_str(), stderr);
@@ -391,6 +437,8 @@ int main(int argc, char** argv)
             return load(o);
         if (cmd == "profile")
             return profile(o);
+        if (cmd == "sgemm")
+            return sgemm(o);
         std::fprintf(stderr, "unknown command '%s'\n%s", cmd.c_str(), usage.c_str());
         return 2;
     }

@@ -68,7 +68,7 @@ class Bench:
         self.build = os.path.abspath(args.build)
         self.data = os.path.abspath(args.data or os.path.join(self.build, "bench_r101"))
         self.sfnet = os.path.join(self.build, "trainer", "sfnet")
-        self.pair_bin = os.path.join(self.build, "bench", "bench_sfnet_pair")
+        self.pair_bin = os.path.abspath(args.pair_bin or os.path.join(self.build, "bench", "bench_sfnet_pair"))
         self.model = args.model or os.path.join(self.data, "r101.onnx")
         self.resnet = os.path.join(self.data, "resnet101.pth")
         self.adap = os.path.join(self.data, "sfnet_adaptation.pth")
@@ -187,6 +187,7 @@ class Bench:
         groups = {}
         for l in layers:
             name, typ = l["layer"], l["type"]
+            name = name[len("onnx_node!"):] if name.startswith("onnx_node!") else name
             if typ.startswith("org.opencv.semflow."):
                 g = typ.split(".")[-1]
             elif name.startswith("adap_layer_feat3"):
@@ -215,7 +216,11 @@ class Bench:
         print("slowest layers: " + "; ".join("%s %.0f ms%s" % (
             l["layer"], l["ms"], " %.0f GFLOP/s" % (l["flops"] / l["ms"] / 1e6) if l["flops"] > 0 and l["ms"] > 0
             else "") for l in top))
-        self.results["profile"] = {"head": head, "groups": groups, "layers": layers}
+        sg = run_json([self.pair_bin, "sgemm", "--runs", str(self.args.runs)], "cblas_sgemm ceiling")[1:]
+        print()
+        print("plain cblas_sgemm on the same GEMM shapes (im2col), best of %d: " % self.args.runs +
+              "; ".join("%s %.0f GFLOP/s" % (g["shape"], g["best_gflops"]) for g in sg))
+        self.results["profile"] = {"head": head, "groups": groups, "layers": layers, "sgemm": sg}
 
     def load(self):
         print("load: each way of loading in its own process")
@@ -239,7 +244,17 @@ class Bench:
             print("| %s | %s | %s | %.0f |" % (what, spread([r["load_s"] for r in rs], "%.2f"),
                                              spread([r["peak_rss_mb"] for r in rs], "%.0f"),
                                              statistics.median([r["rss_end_mb"] for r in rs])))
+        torch_load = {}
+        for mode in ("assign", "copy"):
+            torch_load[mode] = [self.torch_run(0, load=mode) for _ in range(self.args.rounds)]
+        print()
+        for mode, rs in torch_load.items():
+            print("PyTorch reference, load %s (%s): %s s, peak RSS %s MB" % (
+                mode, {"assign": "the file's tensors become the weights",
+                       "copy": "random init + load_state_dict"}[mode],
+                spread([r["load_s"] for r in rs], "%.2f"), spread([r["peak_rss_mb"] for r in rs], "%.0f")))
         self.results["load"] = res
+        self.results["torch_load"] = torch_load
 
     def one_to_many(self):
         n = self.args.targets
@@ -261,6 +276,7 @@ def main():
     p.add_argument("--build", default=os.path.join(HERE, "..", "build"), help="build tree (default: ./build)")
     p.add_argument("--data", help="weights, model and pair (default: BUILD/bench_r101)")
     p.add_argument("--model", help="another ONNX model for the OpenCV side (same weights!)")
+    p.add_argument("--pair-bin", help="bench_sfnet_pair built against another OpenCV (default: BUILD/bench/...)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--targets", type=int, default=8, help="targets for one-to-many")

@@ -273,13 +273,15 @@ def cmd_run(args):
 
     times = []
     with torch.no_grad():
-        pair()  # warm-up, as the C++ side does
+        if args.runs > 0:
+            pair()  # warm-up, as the C++ side does
+        s2t = t2s = flow = None
         for _ in range(args.runs):
             t0 = time.perf_counter()
             s2t, t2s, flow = pair()
             times.append(time.perf_counter() - t0)
         rss = peak_rss_mb()
-        if args.save:
+        if args.save and s2t is not None:
             flow_t2s = proto.grid_to_flow(t2s, tgt.shape[:2], src.shape[:2])
             np.savez(args.save, grid_s2t=s2t.numpy(), grid_t2s=t2s.numpy(),
                      flow_s2t=flow.numpy(), flow_t2s=flow_t2s.numpy())
