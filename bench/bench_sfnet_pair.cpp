@@ -22,6 +22,8 @@
 //       layer's FLOPs, one JSON object per layer after the summary; --save writes the
 //       network's two grids ([2, h, w] as an h x w two-channel .flo) as PREFIX_grid_s2t.flo,
 //       PREFIX_grid_t2s.flo
+//   --conv gemm (calc, one-to-many, profile): every convolution lowered to im2col + one
+//       cblas_sgemm (gemm_conv_layer.hpp), an experiment beside OpenCV's own (--conv opencv)
 //   bench_sfnet_pair sgemm [--runs 5]
 //       cblas_sgemm on the GEMM shapes of the pair's convolutions (im2col), the ceiling beside
 //       the profile
@@ -47,6 +49,8 @@
 #include "opencv2/imgproc.hpp"
 #include "opencv2/semflow.hpp"
 #include "opencv2/video/tracking.hpp"
+
+#include "gemm_conv_layer.hpp"
 
 namespace {
 
@@ -145,6 +149,16 @@ struct Options
     }
 };
 
+// --conv opencv (default): OpenCV's convolution; --conv gemm: every convolution as im2col +
+// cblas_sgemm (gemm_conv_layer.hpp), an experiment.
+std::string convOption(const Options& o)
+{
+    const std::string c = o.get("conv", "opencv");
+    if (c != "opencv" && c != "gemm")
+        throw std::runtime_error("--conv must be opencv or gemm, got '" + c + "'");
+    return c;
+}
+
 int writePair(const Options& o)
 {
     const std::string dir = o.at(0, "DIR");
@@ -161,8 +175,13 @@ int calc(const Options& o)
     const cv::Mat source = readImage(o.at(1, "SRC")), target = readImage(o.at(2, "TGT"));
     const int runs = o.getInt("runs", 5);
     const double rssLibs = peakRssMB();
+    const std::string conv = convOption(o);
     double t0 = now();
-    cv::Ptr<cv::SemanticFlow> sf = cv::SemanticFlow::create(model);
+    cv::Ptr<cv::SemanticFlow> sf;
+    {
+        semflow_bench::GemmConvScope scope(conv == "gemm");
+        sf = cv::SemanticFlow::create(model);
+    }
     const double loadS = now() - t0;
     const double rssLoaded = peakRssMB(), rssNowLoaded = rssMB();
     cv::Mat flow;
@@ -188,11 +207,11 @@ int calc(const Options& o)
         if (!cv::writeOpticalFlow(save + "_s2t.flo", s2t) || !cv::writeOpticalFlow(save + "_t2s.flo", t2s))
             throw std::runtime_error("cannot write flows to '" + save + "_*.flo'");
     }
-    std::printf("{\"impl\": \"opencv\", \"opencv\": \"%s\", \"threads\": %d, \"load_s\": %.4f, \"first_s\": %.4f, "
+    std::printf("{\"impl\": \"opencv\", \"conv\": \"%s\", \"opencv\": \"%s\", \"threads\": %d, \"load_s\": %.4f, \"first_s\": %.4f, "
                 "\"times_s\": %s, \"peak_rss_mb\": %.1f, \"peak_rss_after_load_mb\": %.1f, "
                 "\"peak_rss_libs_mb\": %.1f, \"rss_after_load_mb\": %.1f, \"peak_rss_after_first_mb\": %.1f, "
                 "\"rss_after_first_mb\": %.1f, \"rss_end_mb\": %.1f}\n",
-                CV_VERSION, cv::getNumThreads(), loadS, firstS, jsonList(times).c_str(), rss, rssLoaded, rssLibs,
+                conv.c_str(), CV_VERSION, cv::getNumThreads(), loadS, firstS, jsonList(times).c_str(), rss, rssLoaded, rssLibs,
                 rssNowLoaded, rssFirst, rssNowFirst, rssMB());
     return 0;
 }
@@ -205,7 +224,11 @@ int oneToMany(const Options& o)
     std::vector<cv::Mat> many, flows;
     for (int i = 0; i < targets; i++)
         many.push_back(testImage(source.cols, 10 + i));
-    cv::Ptr<cv::SemanticFlow> sf = cv::SemanticFlow::create(model);
+    cv::Ptr<cv::SemanticFlow> sf;
+    {
+        semflow_bench::GemmConvScope scope(convOption(o) == "gemm");
+        sf = cv::SemanticFlow::create(model);
+    }
     cv::Mat flow;
     sf->calc(source, many[0], flow);
     sf->calcOneToMany(source, many, flows);
@@ -219,8 +242,8 @@ int oneToMany(const Options& o)
         sf->calcOneToMany(source, many, flows);
         batch.push_back(now() - t0);
     }
-    std::printf("{\"impl\": \"opencv\", \"targets\": %d, \"calc_s\": %s, \"one_to_many_s\": %s, \"peak_rss_mb\": %.1f}\n",
-                targets, jsonList(pair).c_str(), jsonList(batch).c_str(), peakRssMB());
+    std::printf("{\"impl\": \"opencv\", \"conv\": \"%s\", \"targets\": %d, \"calc_s\": %s, \"one_to_many_s\": %s, \"peak_rss_mb\": %.1f}\n",
+                convOption(o).c_str(), targets, jsonList(pair).c_str(), jsonList(batch).c_str(), peakRssMB());
     return 0;
 }
 
@@ -307,7 +330,11 @@ int profile(const Options& o)
     const cv::Mat bs = networkInput(readImage(o.at(1, "SRC"))), bt = networkInput(readImage(o.at(2, "TGT")));
     const int runs = o.getInt("runs", 3);
     cv::semflow::registerLayers();
-    cv::dnn::Net net = cv::dnn::readNetFromONNX(model);
+    cv::dnn::Net net;
+    {
+        semflow_bench::GemmConvScope scope(convOption(o) == "gemm");
+        net = cv::dnn::readNetFromONNX(model);
+    }
     const std::vector<cv::String> outs = {"grid_s2t", "grid_t2s"};
     std::vector<cv::Mat> res;
     net.setInput(bs, "source");
@@ -345,8 +372,8 @@ int profile(const Options& o)
     const double tick = 1000.0 / cv::getTickFrequency();
     const std::vector<cv::String> names = net.getLayerNames();
     const std::vector<cv::dnn::MatShape> shapes = {cv::dnn::shape(bs), cv::dnn::shape(bt)};
-    std::printf("{\"profile\": \"%s\", \"opencv\": \"%s\", \"runs\": %d, \"forward_s\": %s, \"layers\": %zu}\n",
-                model.c_str(), CV_VERSION, runs, jsonList(totals).c_str(), names.size());
+    std::printf("{\"profile\": \"%s\", \"conv\": \"%s\", \"opencv\": \"%s\", \"runs\": %d, \"forward_s\": %s, \"layers\": %zu}\n",
+                model.c_str(), convOption(o).c_str(), CV_VERSION, runs, jsonList(totals).c_str(), names.size());
     for (size_t i = 0; i < names.size() && i < sum.size(); i++)
     {
         const int id = net.getLayerId(names[i]);
@@ -417,7 +444,8 @@ int main(int argc, char** argv)
         "       bench_sfnet_pair one-to-many MODEL SRC [--targets 8] [--runs 3]\n"
         "       bench_sfnet_pair load MODEL --how create|read|read-fast|path|buffer[,...]\n"
         "       bench_sfnet_pair profile MODEL SRC TGT [--runs 3] [--save PREFIX]\n"
-        "       bench_sfnet_pair sgemm [--runs 5]\n";
+        "       bench_sfnet_pair sgemm [--runs 5]\n"
+        "  --conv gemm (calc, one-to-many, profile): convolutions as im2col + cblas_sgemm (an experiment)\n";
     if (argc < 2)
     {
         std::fputs(usage.c_str(), stderr);
