@@ -3,7 +3,8 @@
 # found in the top-level directory of this distribution.
 """cv::SemanticFlow against plain PyTorch on the same 320x320 pair, in one run (issue 10).
 
-  /usr/bin/python3 bench/compare_torch.py [--build build] [--rounds 3] [--runs 5] [what ...]
+  /usr/bin/python3 bench/compare_torch.py [--build build] [--rounds 3] [--runs 5] [--model M.onnx]
+                                          [--conv opencv|gemm|both] [what ...]
 
 what: any of pair (default), check, profile, load, one-to-many, all.
 
@@ -95,9 +96,9 @@ class Bench:
         if not (os.path.exists(self.src) and os.path.exists(self.tgt)):
             run_json([self.pair_bin, "write-pair", self.data], "write pair")
 
-    def cv_calc(self, runs, save=None):
-        cmd = [self.pair_bin, "calc", self.model, self.src, self.tgt, "--runs", str(runs)]
-        return run_json(cmd + (["--save", save] if save else []), "cv::SemanticFlow::calc")[0]
+    def cv_calc(self, runs, save=None, conv="opencv"):
+        cmd = [self.pair_bin, "calc", self.model, self.src, self.tgt, "--runs", str(runs), "--conv", conv]
+        return run_json(cmd + (["--save", save] if save else []), "cv::SemanticFlow::calc (%s conv)" % conv)[0]
 
     def torch_run(self, runs, save=None, load="assign"):
         cmd = [sys.executable, REFERENCE, "run", "--resnet", self.resnet, "--sfnet", self.adap,
@@ -110,9 +111,10 @@ class Bench:
         print("check: the same grids and flows from the same weights and pixels")
         prefix = os.path.join(self.data, "check_cv")
         npz = os.path.join(self.data, "check_torch.npz")
-        run_json([self.pair_bin, "profile", self.model, self.src, self.tgt, "--runs", "1", "--save", prefix],
-                 "cv::dnn grids")
-        self.cv_calc(1, save=prefix)
+        conv = "opencv" if self.args.conv == "both" else self.args.conv
+        run_json([self.pair_bin, "profile", self.model, self.src, self.tgt, "--runs", "1", "--save", prefix,
+                  "--conv", conv], "cv::dnn grids (%s conv)" % conv)
+        self.cv_calc(1, save=prefix, conv=conv)
         self.torch_run(1, save=npz)
         t = np.load(npz)
         worst = {}
@@ -135,54 +137,58 @@ class Bench:
 
     def pair(self):
         a = self.args
-        print("pair: %d rounds x %d timed pairs per process, OpenCV and PyTorch alternating" % (a.rounds, a.runs))
-        cv_rounds, torch_rounds = [], []
+        convs = ("opencv", "gemm") if a.conv == "both" else (a.conv,)
+        impls = ["cv-" + c for c in convs] + ["torch"]
+        print("pair: %d rounds x %d timed pairs per process, %s in turn" % (a.rounds, a.runs, ", ".join(impls)))
+        rounds = {i: [] for i in impls}
         for r in range(a.rounds):
-            first_cv = r % 2 == 0
-            for impl in ("cv", "torch") if first_cv else ("torch", "cv"):
-                if impl == "cv":
-                    cv_rounds.append(self.cv_calc(a.runs))
+            order = impls if r % 2 == 0 else impls[::-1]
+            for impl in order:
+                if impl == "torch":
+                    rounds[impl].append(self.torch_run(a.runs))
                 else:
-                    torch_rounds.append(self.torch_run(a.runs))
-        cvt = [t for r in cv_rounds for t in r["times_s"]]
-        tht = [t for r in torch_rounds for t in r["times_s"]]
-        ratio_med = [statistics.median(c["times_s"]) / statistics.median(t["times_s"])
-                     for c, t in zip(cv_rounds, torch_rounds)]
-        ratio_min = [min(c["times_s"]) / min(t["times_s"]) for c, t in zip(cv_rounds, torch_rounds)]
-        rss_ratio = [c["peak_rss_mb"] / t["peak_rss_mb"] for c, t in zip(cv_rounds, torch_rounds)]
+                    rounds[impl].append(self.cv_calc(a.runs, conv=impl[3:]))
+        tr = rounds["torch"]
+        tht = [t for r in tr for t in r["times_s"]]
         print()
         print("| 320x320 pair, ResNet-101 | time per pair (s) | peak RSS (MB) | load (s) |")
         print("| --- | --- | --- | --- |")
-        print("| cv::SemanticFlow::calc (OpenCV %s) | %s | %s | %s |" % (
-            cv_rounds[0]["opencv"], spread(cvt), spread([c["peak_rss_mb"] for c in cv_rounds], "%.0f"),
-            spread([c["load_s"] for c in cv_rounds], "%.2f")))
+        for impl in impls[:-1]:
+            cr = rounds[impl]
+            print("| cv::SemanticFlow::calc, OpenCV %s, %s convolution | %s | %s | %s |" % (
+                cr[0]["opencv"], impl[3:], spread([t for r in cr for t in r["times_s"]]),
+                spread([c["peak_rss_mb"] for c in cr], "%.0f"), spread([c["load_s"] for c in cr], "%.2f")))
         print("| PyTorch %s eager, %d threads, one image at a time | %s | %s | %s |" % (
-            torch_rounds[0]["torch"], torch_rounds[0]["threads"], spread(tht),
-            spread([t["peak_rss_mb"] for t in torch_rounds], "%.0f"),
-            spread([t["load_s"] for t in torch_rounds], "%.2f")))
-        print()
-        print("OpenCV / PyTorch, per round: time (medians) %s; time (minima) %s; peak RSS %s" % (
-            spread(ratio_med), spread(ratio_min), spread(rss_ratio)))
-        print("pooled: median time ratio %.3f, min time ratio %.3f" % (
-            statistics.median(cvt) / statistics.median(tht), min(cvt) / min(tht)))
-        print("first calc() (network set-up) %s s; libraries alone: OpenCV %.0f MB, PyTorch %.0f MB RSS" % (
-            spread([c["first_s"] for c in cv_rounds], "%.2f"), cv_rounds[0]["peak_rss_libs_mb"],
-            torch_rounds[0]["peak_rss_libs_mb"]))
-        c = cv_rounds[0]
-        print("OpenCV RSS: peak during create() %.0f MB, %.0f MB after it; %.0f MB after the first calc() "
-              "(peak so far %.0f MB); %.0f MB at the end" % (c["peak_rss_after_load_mb"], c["rss_after_load_mb"],
-                                                             c["rss_after_first_mb"], c["peak_rss_after_first_mb"],
-                                                             c["rss_end_mb"]))
-        t = torch_rounds[0]
-        print("PyTorch RSS: peak %.0f MB after loading, %.0f MB at the end" % (t["peak_rss_after_load_mb"],
-                                                                          t["peak_rss_mb"]))
-        self.results["pair"] = {"opencv": cv_rounds, "pytorch": torch_rounds, "ratio_median_time": ratio_med,
-                                "ratio_min_time": ratio_min, "ratio_peak_rss": rss_ratio}
+            tr[0]["torch"], tr[0]["threads"], spread(tht), spread([t["peak_rss_mb"] for t in tr], "%.0f"),
+            spread([t["load_s"] for t in tr], "%.2f")))
+        summary = {}
+        for impl in impls[:-1]:
+            cr = rounds[impl]
+            cvt = [t for r in cr for t in r["times_s"]]
+            ratio_med = [statistics.median(c["times_s"]) / statistics.median(t["times_s"]) for c, t in zip(cr, tr)]
+            ratio_min = [min(c["times_s"]) / min(t["times_s"]) for c, t in zip(cr, tr)]
+            rss_ratio = [c["peak_rss_mb"] / t["peak_rss_mb"] for c, t in zip(cr, tr)]
+            print()
+            print("%s / PyTorch, per round: time (medians) %s; time (minima) %s; peak RSS %s" % (
+                impl, spread(ratio_med), spread(ratio_min), spread(rss_ratio)))
+            print("  pooled: median time ratio %.3f, min time ratio %.3f" % (
+                statistics.median(cvt) / statistics.median(tht), min(cvt) / min(tht)))
+            c = cr[0]
+            print("  first calc() (network set-up) %s s; OpenCV RSS: libraries %.0f MB, peak during create() %.0f MB, "
+                  "%.0f MB after it, %.0f MB after the first calc() (peak so far %.0f MB), %.0f MB at the end" % (
+                      spread([x["first_s"] for x in cr], "%.2f"), c["peak_rss_libs_mb"], c["peak_rss_after_load_mb"],
+                      c["rss_after_load_mb"], c["rss_after_first_mb"], c["peak_rss_after_first_mb"], c["rss_end_mb"]))
+            summary[impl] = {"ratio_median_time": ratio_med, "ratio_min_time": ratio_min, "ratio_peak_rss": rss_ratio}
+        t = tr[0]
+        print("PyTorch RSS: libraries %.0f MB, peak %.0f MB after loading, %.0f MB at the end" % (
+            t["peak_rss_libs_mb"], t["peak_rss_after_load_mb"], t["peak_rss_mb"]))
+        self.results["pair"] = {"rounds": rounds, "ratios": summary}
 
     def profile(self):
         print("profile: cv::dnn::Net::getPerfProfile on the same network input")
-        out = run_json([self.pair_bin, "profile", self.model, self.src, self.tgt, "--runs", str(self.args.runs)],
-                       "cv::dnn profile")
+        conv = "opencv" if self.args.conv == "both" else self.args.conv
+        out = run_json([self.pair_bin, "profile", self.model, self.src, self.tgt, "--runs", str(self.args.runs),
+                        "--conv", conv], "cv::dnn profile (%s conv)" % conv)
         head, layers = out[0], out[1:]
         groups = {}
         for l in layers:
@@ -191,11 +197,11 @@ class Bench:
             if typ.startswith("org.opencv.semflow."):
                 g = typ.split(".")[-1]
             elif name.startswith("adap_layer_feat3"):
-                g = "adaptation level 3 (%s)" % ("conv" if typ == "Convolution" else "other")
+                g = "adaptation level 3 (%s)" % ("conv" if "Conv" in typ else "other")
             elif name.startswith("adap_layer_feat4"):
-                g = "adaptation level 4 (%s)" % ("conv" if typ == "Convolution" else "other")
+                g = "adaptation level 4 (%s)" % ("conv" if "Conv" in typ else "other")
             elif name.startswith("backbone"):
-                g = "backbone (%s)" % ("conv" if typ == "Convolution" else "other")
+                g = "backbone (%s)" % ("conv" if "Conv" in typ else "other")
             else:
                 g = "other (%s)" % typ
             s = groups.setdefault(g, [0.0, 0, 0])
@@ -204,7 +210,8 @@ class Bench:
             s[2] += 1
         total = sum(l["ms"] for l in layers)
         print()
-        print("OpenCV %s, forward %s s; sum of layer times %.0f ms" % (head["opencv"], spread(head["forward_s"]), total))
+        print("OpenCV %s, %s convolution, forward %s s; sum of layer times %.0f ms" % (
+            head["opencv"], head["conv"], spread(head["forward_s"]), total))
         print()
         print("| layers | count | ms | share | GFLOP | GFLOP/s |")
         print("| --- | --- | --- | --- | --- | --- |")
@@ -259,8 +266,10 @@ class Bench:
     def one_to_many(self):
         n = self.args.targets
         print("one-to-many: calcOneToMany with %d targets beside calc() in the same process" % n)
+        conv = "opencv" if self.args.conv == "both" else self.args.conv
         rs = [run_json([self.pair_bin, "one-to-many", self.model, self.src, "--targets", str(n), "--runs",
-                        str(max(1, self.args.runs // 2))], "calcOneToMany")[0] for _ in range(self.args.rounds)]
+                        str(max(1, self.args.runs // 2)), "--conv", conv], "calcOneToMany")[0]
+              for _ in range(self.args.rounds)]
         per = [b / n / p for r in rs for b, p in zip(r["one_to_many_s"], r["calc_s"])]
         print()
         print("calc() %s s; calcOneToMany(%d) %s s; per target / calc(): %s" % (
@@ -280,6 +289,8 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--targets", type=int, default=8, help="targets for one-to-many")
+    p.add_argument("--conv", choices=("opencv", "gemm", "both"), default="opencv",
+                   help="OpenCV's convolution, im2col + sgemm (bench/gemm_conv_layer.hpp), or both (pair)")
     p.add_argument("--json", help="also write all results to this file")
     args = p.parse_args()
     what = ["check", "pair", "load", "profile", "one-to-many"] if "all" in args.what else args.what

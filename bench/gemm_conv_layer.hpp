@@ -16,6 +16,8 @@
 
 #include <cblas.h>
 
+#include <dlfcn.h>
+
 #include <algorithm>
 #include <mutex>
 #include <vector>
@@ -47,6 +49,12 @@ public:
         const int ho = h > 0 ? (h + pt_ + pb_ - kh_) / sh_ + 1 : h, wo = w > 0 ? (w + pl_ + pr_ - kw_) / sw_ + 1 : w;
         outputs.assign(1, cv::dnn::MatShape{inputs[0][0], cout_, ho, wo});
         return false;
+    }
+
+    int64 getFLOPS(const std::vector<cv::dnn::MatShape>&, const std::vector<cv::dnn::MatShape>& outputs) const CV_OVERRIDE
+    {
+        const cv::dnn::MatShape& o = outputs[0];
+        return 2 * (int64)o[0] * o[1] * o[2] * o[3] * cin_ * kh_ * kw_;
     }
 
     bool setActivation(const cv::Ptr<cv::dnn::ActivationLayer>& layer) CV_OVERRIDE
@@ -113,7 +121,19 @@ public:
                 }
             });
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout_, NP, K, 1.f, weights, K, col, NP, 0.f, out, NP);
+        // The GEMM split by columns over OpenCV's threads, each a single-threaded sgemm: one
+        // thread pool, so that BLAS workers spinning after a call do not compete with the
+        // parallel_for_ loops around it on 2 cores.
+        const int stripes = std::max(1, std::min(cv::getNumThreads(), NP / 64));
+        cv::parallel_for_(cv::Range(0, stripes), [&](const cv::Range& r) {
+            for (int st = r.start; st < r.end; st++)
+            {
+                const int c0 = (int)((int64)NP * st / stripes) & ~15, c1 = st + 1 == stripes ? NP : (int)((int64)NP * (st + 1) / stripes) & ~15;
+                if (c1 > c0)
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, cout_, c1 - c0, K, 1.f, weights, K,
+                                col + c0, NP, 0.f, out + c0, NP);
+            }
+        });
         // Bias, ReLU, and (batch > 1) the [Cout, N*P] product back to NCHW.
         cv::parallel_for_(cv::Range(0, n * cout_), [&](const cv::Range& r) {
             for (int t = r.start; t < r.end; t++)
@@ -194,8 +214,13 @@ struct GemmConvScope
 {
     explicit GemmConvScope(bool on) : on_(on)
     {
-        if (on_)
-            cv::dnn::LayerFactory::registerLayer("Convolution", GemmConvLayer::create);
+        if (!on_)
+            return;
+        cv::dnn::LayerFactory::registerLayer("Convolution", GemmConvLayer::create);
+        // The layer parallelises its GEMM itself (see forward); OpenBLAS's own threads stay idle.
+        typedef void (*SetThreads)(int);
+        if (SetThreads set = (SetThreads)dlsym(RTLD_DEFAULT, "openblas_set_num_threads"))
+            set(1);
     }
     ~GemmConvScope()
     {
