@@ -78,6 +78,9 @@ class Bench:
         self.results = {"load_average_start": load_average()}
 
     def prepare(self):
+        if subprocess.run([sys.executable, "-c", "import torch, torchvision"], stderr=subprocess.DEVNULL).returncode:
+            sys.exit("%s cannot import torch and torchvision: run this script with Debian's interpreter, "
+                     "/usr/bin/python3 (packages python3-torch, python3-torchvision)" % sys.executable)
         if not os.path.exists(self.pair_bin):
             sys.exit("missing %s: cmake --build %s --target bench_sfnet_pair" % (self.pair_bin, self.build))
         os.makedirs(self.data, exist_ok=True)
