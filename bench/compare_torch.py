@@ -27,7 +27,11 @@ import subprocess
 import sys
 import time
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:
+    sys.exit("%s has no numpy: run this script with Debian's interpreter, /usr/bin/python3 "
+             "(packages python3-numpy, python3-torch, python3-torchvision)" % sys.executable)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REFERENCE = os.path.join(HERE, "sfnet_torch_reference.py")
