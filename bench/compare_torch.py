@@ -275,11 +275,11 @@ class Bench:
         print("one-to-many: calcOneToMany with %d targets beside calc() in the same process" % n)
         conv = "opencv" if self.args.conv == "both" else self.args.conv
         rs = [run_json([self.pair_bin, "one-to-many", self.model, self.src, "--targets", str(n), "--runs",
-                        str(max(1, self.args.runs // 2)), "--conv", conv], "calcOneToMany")[0]
+                        str(self.args.runs), "--conv", conv], "calcOneToMany")[0]
               for _ in range(self.args.rounds)]
-        per = [b / n / p for r in rs for b, p in zip(r["one_to_many_s"], r["calc_s"])]
+        per = [statistics.median(r["one_to_many_s"]) / n / statistics.median(r["calc_s"]) for r in rs]
         print()
-        print("calc() %s s; calcOneToMany(%d) %s s; per target / calc(): %s" % (
+        print("calc() %s s; calcOneToMany(%d) %s s; per target / calc() (medians, per round): %s" % (
             spread([t for r in rs for t in r["calc_s"]]), n, spread([t for r in rs for t in r["one_to_many_s"]]),
             spread(per)))
         self.results["one_to_many"] = rs
