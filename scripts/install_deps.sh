@@ -20,6 +20,7 @@ PACKAGES=(
   # scripts/build_opencv.sh (OpenCV from the PyPI sdist, cv2 in a venv): Python headers and
   # venv, and the image libraries imgcodecs links instead of building its bundled copies.
   python3-dev python3-venv libpng-dev libjpeg-dev zlib1g-dev
+  python3-torchvision python3-numpy   # bench/sfnet_torch_reference.py
 )
 
 SUDO=""
