@@ -287,13 +287,22 @@ private:
         if (utils::fs::isDirectory(path))
             CV_Error(Error::StsBadArg, format("SemanticFlow: model path '%s' is a directory, not an ONNX file",
                                               path.c_str()));
-        semflow::detail::checkInputFile(path, "SemanticFlow", "model file", semflow::detail::kMaxModelBytes);
+        const int64 size =
+            semflow::detail::checkInputFile(path, "SemanticFlow", "model file", semflow::detail::kMaxModelBytes);
         {
             std::ifstream file(path, std::ios::binary);
             if (!file)
                 CV_Error(Error::StsObjectNotFound,
                          format("SemanticFlow: cannot open model file '%s' (missing or unreadable)", path.c_str()));
-            std::vector<char> bytes((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+            // One read into a buffer of the file's size: a growing buffer costs seconds on a
+            // 682 MB model and leaves glibc's raised mmap threshold holding ~250 MB after the
+            // import (doc/benchmarks.md, "Memory: where the 1.6 GB go").
+            std::vector<char> bytes((size_t)std::max<int64>(size, 0));
+            if (!bytes.empty())
+            {
+                file.read(bytes.data(), (std::streamsize)bytes.size());
+                bytes.resize((size_t)std::max<std::streamsize>(file.gcount(), 0));
+            }
             if (bytes.empty())
                 CV_Error(Error::StsParseError,
                          format("SemanticFlow: model file '%s' is empty (or not a regular file)", path.c_str()));
