@@ -323,7 +323,11 @@ bool readOnnxModelInfo(const unsigned char* data, size_t size, OnnxModelInfo& in
                     {
                         ok = readString(gs, gse, kTensorName, name);
                         if (ok && !checkTensorData(gs, gse, why))
+                        {
+                            if (why.empty())  // found by fuzz_onnx_model: a rejection must say why
+                                why = "a graph initializer is malformed";
                             return false;
+                        }
                     }
                     else
                     {
