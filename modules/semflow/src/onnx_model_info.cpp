@@ -119,6 +119,116 @@ struct GraphNode
     std::vector<std::string> inputs, outputs;
 };
 
+// Counts the entries of a repeated numeric field that may be packed (one length-delimited
+// blob) or not (one entry per field). elemBytes: 4 or 8 for fixed32/fixed64, 0 for varints.
+bool countRepeated(const unsigned char* b, const unsigned char* e, uint32_t wanted, int elemBytes, uint64_t& count)
+{
+    Reader r{b, e};
+    while (r.p < r.end)
+    {
+        uint32_t num; int wire; uint64_t v; const unsigned char* s = nullptr; const unsigned char* se = nullptr;
+        if (!r.field(num, wire, v, s, se))
+            return false;
+        if (num != wanted)
+            continue;
+        if (wire != kLengthDelimited)
+            count++;
+        else if (elemBytes > 0)
+        {
+            if ((se - s) % elemBytes)
+                return false;
+            count += (uint64_t)(se - s) / elemBytes;
+        }
+        else
+        {
+            Reader vr{s, se};
+            while (vr.p < vr.end)
+            {
+                uint64_t x;
+                if (!vr.varint(x))
+                    return false;
+                count++;
+            }
+        }
+    }
+    return true;
+}
+
+// An initializer whose data does not hold product(dims) elements: OpenCV 4.6's importer
+// copies product(dims) elements anyway (found by fuzz_onnx_model: a heap-buffer-overflow
+// read for dims [43, 3, 1, 1] over 24 floats).
+bool checkTensorData(const unsigned char* b, const unsigned char* e, std::string& why)
+{
+    enum { kDims = 1, kDataType = 2, kFloatData = 4, kInt32Data = 5, kStringData = 6, kInt64Data = 7,
+           kRawData = 9, kDoubleData = 10, kUint64Data = 11, kDataLocation = 14 };
+    std::string name;
+    if (!readString(b, e, kTensorName, name))
+        return false;
+    uint64_t dataType = 0, location = 0, rawBytes = 0;
+    bool haveRaw = false;
+    std::vector<uint64_t> dims;
+    Reader r{b, e};
+    while (r.p < r.end)
+    {
+        uint32_t num; int wire; uint64_t v; const unsigned char* s = nullptr; const unsigned char* se = nullptr;
+        if (!r.field(num, wire, v, s, se))
+            return false;
+        if (num == kDataType && wire == kVarint) dataType = v;
+        else if (num == kDataLocation && wire == kVarint) location = v;
+        else if (num == kRawData && wire == kLengthDelimited) { haveRaw = true; rawBytes = (uint64_t)(se - s); }
+        else if (num == kDims && wire == kVarint) dims.push_back(v);
+        else if (num == kDims && wire == kLengthDelimited)
+        {
+            Reader dr{s, se};
+            while (dr.p < dr.end)
+            {
+                uint64_t d;
+                if (!dr.varint(d))
+                    return false;
+                dims.push_back(d);
+            }
+        }
+    }
+    if (location != 0)
+        return true;  // external data: not read from this file
+    uint64_t numel = 1;
+    for (uint64_t d : dims)
+    {
+        if ((int64_t)d < 0 || (d > 0 && numel > ((uint64_t)1 << 40) / d))
+        {
+            why = "initializer '" + name + "' has a negative or absurdly large dimension";
+            return false;
+        }
+        numel *= d;
+    }
+    // Element sizes of TensorProto.DataType; 0 = not checked (STRING, complex, unknown).
+    static const int kSize[17] = {0, 4, 1, 1, 2, 2, 4, 8, 0, 1, 2, 8, 4, 8, 0, 0, 2};
+    const int esz = dataType < 17 ? kSize[dataType] : 0;
+    if (esz == 0)
+        return true;
+    uint64_t have = 0;
+    bool ok = true;
+    if (haveRaw)
+        have = rawBytes / esz, ok = rawBytes % esz == 0;
+    else if (dataType == 1)
+        ok = countRepeated(b, e, kFloatData, 4, have);
+    else if (dataType == 11)
+        ok = countRepeated(b, e, kDoubleData, 8, have);
+    else if (dataType == 7)
+        ok = countRepeated(b, e, kInt64Data, 0, have);
+    else if (dataType == 12 || dataType == 13)
+        ok = countRepeated(b, e, kUint64Data, 0, have);
+    else
+        ok = countRepeated(b, e, kInt32Data, 0, have);
+    if (!ok || have != numel)
+    {
+        why = "initializer '" + name + "' declares " + std::to_string((unsigned long long)numel) +
+              " elements but holds " + std::to_string((unsigned long long)have);
+        return false;
+    }
+    return true;
+}
+
 // ONNX requires the nodes in topological order: each input a graph input, an initializer or
 // the output of an earlier node. OpenCV 4.6's importer dereferences a missing producer
 // (found by fuzz_onnx_model: a crash, not an error), so a dangling input is rejected here.
@@ -210,7 +320,15 @@ bool readOnnxModelInfo(const unsigned char* data, size_t size, OnnxModelInfo& in
                     std::string name;
                     bool ok = true;
                     if (gn == kGraphInitializer)
+                    {
                         ok = readString(gs, gse, kTensorName, name);
+                        if (ok && !checkTensorData(gs, gse, why))
+                        {
+                            if (why.empty())  // found by fuzz_onnx_model: a rejection must say why
+                                why = "a graph initializer is malformed";
+                            return false;
+                        }
+                    }
                     else
                     {
                         std::string values;

@@ -113,6 +113,15 @@ TEST(Semflow_InputLimits, onnx_graph_with_a_dangling_node_input_is_rejected_befo
     const std::string model = semflowTestData("fuzz/fuzz_onnx_model/regression-dangling-input.onnx");
     SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(model),
                              "reads 'c3_s2t', which no graph input, initializer or earlier node defines");
+    // Also found by fuzz_onnx_model: initializer 'w4' declares dims [43, 3, 1, 1] but holds 24
+    // floats; OpenCV 4.6's importer read 516 bytes from the 96-byte buffer (ASan report).
+    SEMFLOW_EXPECT_THROW_MSG(
+        SemanticFlow::create(semflowTestData("fuzz/fuzz_onnx_model/regression-initializer-shorter-than-dims.onnx")),
+        "initializer 'w4' declares 129 elements but holds 24");
+    // And a malformed initializer (a truncated field inside it) once came back without a reason.
+    SEMFLOW_EXPECT_THROW_MSG(
+        SemanticFlow::create(semflowTestData("fuzz/fuzz_onnx_model/regression-malformed-initializer.onnx")),
+        "not a readable ONNX model: a graph initializer is malformed");
     // The unmutated seed it came from loads.
     EXPECT_FALSE(SemanticFlow::create(semflowTestData("fuzz/fuzz_onnx_model/hand_hard_argmax.onnx")).empty());
 }
