@@ -12,9 +12,9 @@
 #include "opencv2/semflow/flow_utils.hpp"
 #ifdef HAVE_OPENCV_IMGCODECS
 #include "opencv2/imgcodecs.hpp"
+#endif
 
 #include "input_limits.hpp"
-#endif
 
 #include <algorithm>
 #include <cmath>

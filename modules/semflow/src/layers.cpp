@@ -62,7 +62,7 @@ dnn::MatShape correlationShape(const dnn::MatShape& s, const dnn::MatShape& t)
     if (cells > detail::kMaxBlobElements / area || n * cells * area > detail::kMaxBlobElements)
         CV_Error(Error::StsOutOfRange,
                  cv::format("semflow Correlation: features %s and %s give a correlation volume of %s "
-                            "elements, more than the %lld accepted", shapeStr(s).c_str(), shapeStr(t).c_str(),
+                            "elements, more than the %lld accepted", shapeString(s).c_str(), shapeString(t).c_str(),
                             cv::format("%lld x %lld x %lld", (long long)n, (long long)cells, (long long)area).c_str(),
                             (long long)detail::kMaxBlobElements));
     return dnn::MatShape{s[0], t[2] * t[3], s[2], s[3]};
