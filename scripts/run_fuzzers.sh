@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets of fuzz/ with clang (ASan + UBSan) in build-fuzz and runs each
 # for N seconds (default 60), one after the other, on a copy of its seed corpus from
-# test_data/fuzz/<target>/. New corpus entries stay in build-fuzz/corpus/<target>; crashes,
+# test_data/semflow/fuzz/<target>/. New corpus entries stay in build-fuzz/corpus/<target>; crashes,
 # hangs (> 60 s per input), leaks and sanitizer reports are written as
 # build-fuzz/findings/<target>/crash-*|timeout-*|leak-*|oom-* and make the script fail.
 #
@@ -34,7 +34,7 @@ for t in "${targets[@]}"; do
   corpus="$build_dir/corpus/$t"
   findings="$build_dir/findings/$t"
   mkdir -p "$corpus" "$findings"
-  seeds="test_data/fuzz/$t"
+  seeds="test_data/semflow/fuzz/$t"
   ts=$(date +%s)
   echo "run_fuzzers: $t for $seconds s (seeds: $seeds)"
   # -rss_limit_mb: an input that makes us allocate gigabytes is a finding (an unbounded size).
