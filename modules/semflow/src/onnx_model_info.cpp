@@ -84,20 +84,6 @@ struct Reader
     }
 };
 
-bool readString(const unsigned char* b, const unsigned char* e, uint32_t wanted, std::string& out)
-{
-    Reader r{b, e};
-    while (r.p < r.end)
-    {
-        uint32_t num; int wire; uint64_t v; const unsigned char* s = nullptr; const unsigned char* se = nullptr;
-        if (!r.field(num, wire, v, s, se))
-            return false;
-        if (num == wanted && wire == kLengthDelimited)
-            out.assign((const char*)s, se - s);
-    }
-    return true;
-}
-
 // All strings of field `wanted` (a repeated string field), in order.
 bool readStrings(const unsigned char* b, const unsigned char* e, uint32_t wanted, std::vector<std::string>& out)
 {
@@ -110,6 +96,17 @@ bool readStrings(const unsigned char* b, const unsigned char* e, uint32_t wanted
         if (num == wanted && wire == kLengthDelimited)
             out.emplace_back((const char*)s, se - s);
     }
+    return true;
+}
+
+// The last string of field `wanted` (protobuf: a repeated scalar read as singular keeps the last).
+bool readString(const unsigned char* b, const unsigned char* e, uint32_t wanted, std::string& out)
+{
+    std::vector<std::string> all;
+    if (!readStrings(b, e, wanted, all))
+        return false;
+    if (!all.empty())
+        out = std::move(all.back());
     return true;
 }
 
