@@ -12,6 +12,7 @@
 // SFNET_KILL_TEST_SEED=<n> replays a particular schedule (the seed is printed).
 
 #include "model.hpp"
+#include "test_util.hpp"
 
 #include <gtest/gtest.h>
 
@@ -85,16 +86,6 @@ bool exited(pid_t pid, int& code)
     return true;
 }
 
-std::vector<std::pair<std::string, torch::Tensor>> stateOf(sfnet::SFNet& m)
-{
-    std::vector<std::pair<std::string, torch::Tensor>> s;
-    for (const auto& p : m->named_parameters())
-        s.emplace_back(p.key(), p.value());
-    for (const auto& b : m->named_buffers())
-        s.emplace_back(b.key(), b.value());
-    return s;
-}
-
 // The log without its last column (wall-clock seconds).
 std::vector<std::string> logWithoutTimes(const fs::path& p)
 {
@@ -153,13 +144,13 @@ TEST(TrainingKilled, RandomSigkillsAndResumesEndWithTheWeightsOfAnUninterruptedR
 
     const fs::path ckpt = run / "checkpoint.pt", tmp = run / "checkpoint.pt.tmp";
     auto ma = sfnet::loadModel((ref / "checkpoint.pt").string());
-    const auto sa = stateOf(ma);
+    const auto sa = sfnet_test::stateOf(ma);
     const auto la = logWithoutTimes(ref / "log.tsv");
     ASSERT_EQ(la.size(), size_t(kIters + 1));
     auto expectSameAsReference = [&] {
         EXPECT_EQ(checkpointIteration(ckpt), kIters);
         auto mb = sfnet::loadModel(ckpt.string());
-        const auto sb = stateOf(mb);
+        const auto sb = sfnet_test::stateOf(mb);
         ASSERT_EQ(sa.size(), sb.size());
         for (size_t i = 0; i < sa.size(); ++i)
         {

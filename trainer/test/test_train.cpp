@@ -9,6 +9,7 @@
 #include "losses.hpp"
 #include "model.hpp"
 #include "train.hpp"
+#include "test_util.hpp"
 
 #include <gtest/gtest.h>
 
@@ -86,15 +87,6 @@ int runCommand(int (*cmd)(int, char**), std::vector<std::string> args)
     return cmd(int(argv.size()), argv.data());
 }
 
-std::vector<std::pair<std::string, torch::Tensor>> stateOf(sfnet::SFNet& m)
-{
-    std::vector<std::pair<std::string, torch::Tensor>> s;
-    for (const auto& p : m->named_parameters())
-        s.emplace_back(p.key(), p.value());
-    for (const auto& b : m->named_buffers())
-        s.emplace_back(b.key(), b.value());
-    return s;
-}
 }  // namespace
 
 TEST(Training, GradientsReachTheAdaptationLayersOnly)
@@ -156,14 +148,14 @@ TEST(Training, ResumeGivesTheSameWeightsAsAnUninterruptedRun)
 
     auto ma = sfnet::loadModel((a / "checkpoint.pt").string());
     auto mb = sfnet::loadModel((b / "checkpoint.pt").string());
-    const auto sa = stateOf(ma), sb = stateOf(mb);
+    const auto sa = sfnet_test::stateOf(ma), sb = sfnet_test::stateOf(mb);
     ASSERT_EQ(sa.size(), sb.size());
     size_t changed = 0;
     sfnet::ModelConfig cfg;
     cfg.backbone = "tiny";
     torch::manual_seed(11);
     sfnet::SFNet init(cfg);
-    const auto s0 = stateOf(init);
+    const auto s0 = sfnet_test::stateOf(init);
     for (size_t i = 0; i < sa.size(); ++i)
     {
         ASSERT_EQ(sa[i].first, sb[i].first);

@@ -69,4 +69,15 @@ inline void randomizeBatchNorm(torch::nn::Module& model)
     }
 }
 
+//! Every parameter and buffer of @p m with its name, in the module's order.
+inline std::vector<std::pair<std::string, torch::Tensor>> stateOf(sfnet::SFNet& m)
+{
+    std::vector<std::pair<std::string, torch::Tensor>> s;
+    for (const auto& p : m->named_parameters())
+        s.emplace_back(p.key(), p.value());
+    for (const auto& b : m->named_buffers())
+        s.emplace_back(b.key(), b.value());
+    return s;
+}
+
 }  // namespace sfnet_test
