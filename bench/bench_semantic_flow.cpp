@@ -37,30 +37,18 @@
 #include "opencv2/imgproc.hpp"
 #include "opencv2/semflow.hpp"
 
+#include "bench_util.hpp"
+
 #ifdef SEMFLOW_HAVE_TORCH
 #include "model.hpp"
 #endif
 
 namespace {
 
+using semflow_bench::peakRssMB;
+using semflow_bench::testImage;
+
 std::string g_model;
-
-double peakRssMB()
-{
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss / 1024.0;  // Linux reports kilobytes
-}
-
-// A textured 8-bit BGR image (the content does not change the cost).
-cv::Mat testImage(int side, uint64 seed)
-{
-    cv::Mat img(side, side, CV_8UC3);
-    cv::RNG rng(seed);
-    rng.fill(img, cv::RNG::UNIFORM, 0, 256);
-    cv::GaussianBlur(img, img, cv::Size(7, 7), 2);
-    return img;
-}
 
 // The model, or null with the benchmark marked as failed (the loader's message shown).
 cv::Ptr<cv::SemanticFlow> load(benchmark::State& state, int side)

@@ -48,18 +48,16 @@
 #include "opencv2/imgcodecs.hpp"
 #include "opencv2/imgproc.hpp"
 #include "opencv2/semflow.hpp"
+
+#include "bench_util.hpp"
 #include "opencv2/video/tracking.hpp"
 
 #include "gemm_conv_layer.hpp"
 
 namespace {
 
-double peakRssMB()
-{
-    rusage ru{};
-    getrusage(RUSAGE_SELF, &ru);
-    return ru.ru_maxrss / 1024.0;  // Linux reports kilobytes
-}
+using semflow_bench::peakRssMB;
+using semflow_bench::testImage;
 
 // The current resident set (not the peak), from /proc/self/statm.
 double rssMB()
@@ -78,15 +76,6 @@ double rssMB()
 double now()
 {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-
-cv::Mat testImage(int side, uint64 seed)
-{
-    cv::Mat img(side, side, CV_8UC3);
-    cv::RNG rng(seed);
-    rng.fill(img, cv::RNG::UNIFORM, 0, 256);
-    cv::GaussianBlur(img, img, cv::Size(7, 7), 2);
-    return img;
 }
 
 cv::Mat readImage(const std::string& path)
