@@ -27,6 +27,7 @@ annotated in one of the two images (PF-PASCAL's `-1` padding, a `nan`) has
 */
 struct CV_EXPORTS_W_SIMPLE KeypointPair
 {
+    //! An empty pair (no images, no keypoints), for the Python bindings.
     CV_WRAP KeypointPair() {}
     CV_PROP_RW String sourceImage;                    //!< path of the source image (root already joined)
     CV_PROP_RW String targetImage;                    //!< path of the target image (root already joined)
@@ -159,6 +160,7 @@ struct CV_EXPORTS_W_SIMPLE PCKProtocol
 {
     //! The defaults: alphas 0.05, 0.1, 0.15 (set in the body: the bindings generator cannot
     //! parse a brace initializer), image threshold, source to target.
+    //! The default protocol: the thresholds above, alphas 0.05, 0.1 and 0.15.
     CV_WRAP PCKProtocol() { alphas = std::vector<float>{0.05f, 0.1f, 0.15f}; }
     CV_PROP_RW std::vector<float> alphas;                           //!< PCK@alpha for each
     CV_PROP_RW PCKThreshold threshold = PCK_THRESHOLD_IMAGE;         //!< what L is
