@@ -356,7 +356,35 @@ public:
         return y;
     }
 
+    // [2N, C, h, w] -> its first N images and its last N, without a Split of the batch axis:
+    // Reshape to [2, N*C, h, w], Split axis 0 in two, Reshape each back to [N, C, h, w].
+    // OpenCV 4.14 infers shapes while importing; its Add/Sum of two tensors whose batch size
+    // is symbolic reports a batch axis that a 2-way Split rejects ("splits > 0 &&
+    // inpShape[axis_rw] % splits == 0", slice_layer.cpp), while the leading 2 here is exact.
+    // Both reshapes only relabel the same contiguous memory, so the values are unchanged.
+    void splitPairs(const std::string& x, int64_t channels, const std::string& first,
+                    const std::string& second)
+    {
+        node("Reshape", {x, int64Constant(x + ".pairs_shape", {2, -1, 0, 0})}, {x + ".pairs"});
+        onnx::NodeProto* split = node("Split", {x + ".pairs"}, {first + ".pair", second + ".pair"});
+        attr(split, "axis", static_cast<int64_t>(0));
+        const std::string shape = int64Constant(x + ".batch_shape", {-1, channels, 0, 0});
+        node("Reshape", {first + ".pair", shape}, {first});
+        node("Reshape", {second + ".pair", shape}, {second});
+    }
+
 private:
+    std::string int64Constant(const std::string& name, const std::vector<int64_t>& values)
+    {
+        onnx::TensorProto* p = g_->add_initializer();
+        p->set_name(name);
+        p->set_data_type(onnx::TensorProto::INT64);
+        p->add_dims(static_cast<int64_t>(values.size()));
+        for (int64_t v : values)
+            p->add_int64_data(v);
+        return name;
+    }
+
     onnx::GraphProto* g_;
     bool fold_;
     bool haveRelu6Shift_ = false;
@@ -480,10 +508,8 @@ onnx::ModelProto buildOnnxModel(SFNet& model, const ExportOptions& options)
     GraphBuilder::attr(up, "mode", std::string("linear"));
     GraphBuilder::attr(up, "coordinate_transformation_mode", std::string("align_corners"));
 
-    onnx::NodeProto* split3 = b.node("Split", {a3}, {"feat3_source", "feat3_target"});
-    GraphBuilder::attr(split3, "axis", static_cast<int64_t>(0));
-    onnx::NodeProto* split4 = b.node("Split", {"feat4"}, {"feat4_source", "feat4_target"});
-    GraphBuilder::attr(split4, "axis", static_cast<int64_t>(0));
+    b.splitPairs(a3, c3, "feat3_source", "feat3_target");
+    b.splitPairs("feat4", c4, "feat4_source", "feat4_target");
 
     auto direction = [&](const std::string& from, const std::string& to, const std::string& tag) {
         for (const char* level : {"3", "4"})

@@ -39,6 +39,9 @@ const char* const kUsage =
     "  --init-checkpoint PATH start from this semflow checkpoint instead of random weights\n"
     "  --beta B, --sigma S    kernel soft argmax settings stored in the checkpoint\n"
     "                         (default 50 and 5, or the init checkpoint's)\n"
+    "  --train-size S         the square training resolution the weights were trained at,\n"
+    "                         recorded in the checkpoint and the exported model's metadata\n"
+    "                         (default 320, or the init checkpoint's); a multiple of 32 in [64, 2048]\n"
     "  --output PATH          the checkpoint to write (atomically)\n";
 
 
@@ -267,6 +270,7 @@ int cmdImport(int argc, char** argv)
     std::string backbone, resnet, sfnetPath, init, output;
     bool haveBeta = false, haveSigma = false, identity = false;
     double beta = 0, sigma = 0;
+    int trainSize = 0;  // 0: keep the model's
     try
     {
         for (OptionReader args(argc, argv); args.next();)
@@ -294,6 +298,13 @@ int cmdImport(int argc, char** argv)
                 beta = parseDouble(a, value()), haveBeta = true;
             else if (a == "--sigma")
                 sigma = parseDouble(a, value()), haveSigma = true;
+            else if (a == "--train-size")
+            {
+                trainSize = parseInt32(a, value());
+                if (trainSize < 64 || trainSize > 2048 || trainSize % 32 != 0)  // as sfnet train --size
+                    throw std::invalid_argument("--train-size must be a multiple of 32 in [64, 2048], got " +
+                                                std::to_string(trainSize));
+            }
             else
                 throw std::invalid_argument("unknown option '" + a + "'");
         }
@@ -339,6 +350,8 @@ int cmdImport(int argc, char** argv)
         cfg.beta = beta;
     if (haveSigma)
         cfg.sigma = sigma;
+    if (trainSize > 0)
+        cfg.trainHeight = cfg.trainWidth = trainSize;
     model->setConfig(cfg);
 
     if (!resnet.empty())

@@ -314,8 +314,14 @@ TEST_P(EffnetReference, importedBackboneComputesWhatThePackagesPyTorchCodeComput
                 "diff %.2e / %.2e\n",
                 name.c_str(), g1, g2, e3, e4);
     EXPECT_GT((ref.gridS2T.max() - ref.gridS2T.min()).item<float>(), 0.5f) << "a degenerate grid proves nothing";
-    EXPECT_LE(g1, 1e-5);
-    EXPECT_LE(g2, 1e-5);
+    // The grid is a soft argmax (beta 50) of a product of two cosine volumes: to first order a
+    // correlation error dc moves it by at most 2 * beta * dc (softmax Jacobian, |x| <= 1), and a
+    // feature error of ~2e-6 (relative) gives dc of the same order, so up to ~2e-4 in principle.
+    // Measured: 3e-6 to 5e-6 for lite0/lite1; for lite2 below 1e-5 on CI's machine but 2.4e-5
+    // on one cell on an AMD EPYC one (the same graph before and after the splitPairs change).
+    // The features themselves stay within 1e-5.
+    EXPECT_LE(g1, 1e-4);
+    EXPECT_LE(g2, 1e-4);
     EXPECT_LE(e3, 1e-5);
     EXPECT_LE(e4, 1e-5);
 }

@@ -132,6 +132,7 @@ TEST(SfnetExport, graphFollowsTheContract)
     EXPECT_EQ(ops["org.opencv.semflow:KernelSoftArgmax"], 2);
     EXPECT_EQ(ops[":Mul"], 2);
     EXPECT_EQ(ops[":Split"], 2);
+    EXPECT_EQ(ops[":Reshape"], 6);  // 2 splitPairs: [2N,C,h,w] -> [2,N*C,h,w] -> 2 x [N,C,h,w]
     EXPECT_EQ(ops[":Concat"], 1);
 
     // Unfolded: one BatchNormalization per BatchNorm2d module, plus the input normalisation.
