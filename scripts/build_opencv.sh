@@ -225,6 +225,13 @@ if [ -n "$demo_src" ]; then
     echo 'find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs dnn video semflow)'
     echo "add_executable(semflow_demo \"$demo_src\")"
     echo 'target_link_libraries(semflow_demo PRIVATE ${OpenCV_LIBS})'
+    # compare_torch.py --pair-bin: the benchmark's OpenCV side on this OpenCV (issue 10).
+    if [ -f "$repo/bench/bench_sfnet_pair.cpp" ]; then
+      echo 'find_library(SEMFLOW_BLAS_LIB NAMES blas openblas REQUIRED)'
+      echo "add_executable(bench_sfnet_pair \"$repo/bench/bench_sfnet_pair.cpp\")"
+      echo "target_include_directories(bench_sfnet_pair PRIVATE \"$repo/bench\")"
+      echo 'target_link_libraries(bench_sfnet_pair PRIVATE ${OpenCV_LIBS} ${SEMFLOW_BLAS_LIB})'
+    fi
   } > "$demo_dir/CMakeLists.txt.new"
   cmp -s "$demo_dir/CMakeLists.txt.new" "$demo_dir/CMakeLists.txt" || mv "$demo_dir/CMakeLists.txt.new" "$demo_dir/CMakeLists.txt"
   rm -f "$demo_dir/CMakeLists.txt.new"
@@ -242,4 +249,5 @@ say "done (OpenCV $version, $variant)"
 echo "build_opencv: SRC_DIR=$src"
 echo "build_opencv: VENV=$venv"
 echo "build_opencv: DEMO=$demo"
+[ -z "$demo" ] || echo "build_opencv: PAIR_BENCH=$(dirname "$demo")/bench_sfnet_pair"
 echo "build_opencv: BUILD_DIR=$bld"

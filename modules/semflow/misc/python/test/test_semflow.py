@@ -160,6 +160,21 @@ class semflow_flow_utils_test(SemflowTestCase):
         self.assertRaisesMessage("warpImage: the image is empty", cv.semflow.warpImage,
                                  np.zeros((0, 0), np.uint8), np.zeros((4, 4, 2), np.float32))
 
+    def test_read_flow_round_trips_and_rejects_a_bad_file(self):
+        rng = np.random.default_rng(11)
+        flow = rng.uniform(-50, 50, (7, 9, 2)).astype(np.float32)
+        with tempfile.TemporaryDirectory(prefix="semflow_py_flo_") as out:
+            path = os.path.join(out, "f.flo")
+            self.assertTrue(cv.writeOpticalFlow(path, flow))
+            np.testing.assert_array_equal(cv.semflow.readFlow(path), flow)
+            with open(path, "r+b") as f:  # one byte short: the size no longer matches 9x7
+                f.truncate(12 + 8 * 7 * 9 - 1)
+            self.assertRaisesMessage("declares a 9x7 flow (516 bytes) but has 515 bytes",
+                                     cv.semflow.readFlow, path)
+            with open(path, "wb") as f:
+                f.write(b"NOPE" + bytes(8))
+            self.assertRaisesMessage("does not start with the .flo tag 'PIEH'", cv.semflow.readFlow, path)
+
 
 class semflow_semantic_flow_test(SemflowTestCase):
     def test_create_and_settings(self):
