@@ -190,6 +190,10 @@ private:
 
 std::vector<std::string> readNameList(const std::string& path)
 {
+    // A directory opens as an ifstream on Linux and reads as empty: it would exclude nothing.
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec))
+        throw std::runtime_error("the name list '" + path + "' is a directory, not a file");
     std::ifstream f(path);
     if (!f)
         throw std::runtime_error("cannot read the name list '" + path + "'");

@@ -441,6 +441,16 @@ TEST(VocSource, ReadsPaletteMasksListsAndExclusions)
             << "PF-dataset-PASCAL/JPEGImages/2008_000002.jpg,PF-dataset-PASCAL/JPEGImages/2010_000001.jpg,1,1;2,3;4,5;6,7;8\n";
     }
     const auto ex = sfnet::readNameList((d / "test_pairs.csv").string());
+    // A directory is not an empty list (which would silently exclude nothing).
+    try
+    {
+        sfnet::readNameList(d.string());
+        ADD_FAILURE() << "a directory was read as a name list";
+    }
+    catch (const std::runtime_error& e)
+    {
+        EXPECT_NE(std::string(e.what()).find("is a directory, not a file"), std::string::npos) << e.what();
+    }
     auto src = sfnet::openVoc(d.string(), "train", "SegmentationClass", ex);
     ASSERT_EQ(src->size(), 2u);
     EXPECT_EQ(src->name(0), "2008_000001");
