@@ -211,7 +211,7 @@ echo "$bld/lib/python3" > "$site/semflow_cv2.pth"
 # The Python tests compare cv2.SemanticFlow with the .flo this program writes; it also times the
 # newest OpenCV against the system one. A small CMake project on the build tree's OpenCVConfig.
 demo_src=""
-for f in "$repo/modules/semflow/samples/semflow_demo.cpp" "$repo/samples/semflow_demo.cpp"; do
+for f in "$repo/modules/semflow/samples/demo.cpp" "$repo/samples/semflow_demo.cpp"; do
   if [ -f "$f" ]; then demo_src="$f"; break; fi
 done
 demo=""

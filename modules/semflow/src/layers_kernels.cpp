@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <vector>
 
 namespace cv {
 namespace semflow {
@@ -281,11 +282,20 @@ public:
                     const float* gxr = gx + x * kBlock;
                     const float* gyr = gy + y * kBlock;
                     for (int b = 0; b < B; b++)
-                        e[b] = scale[b] * (gxr[b] * gyr[b]) * row[b] - mx[b];
+                        e[b] = scale[b] * (gxr[b] * gyr[b]) * row[b];
                 }
                 else
                     for (int b = 0; b < B; b++)
-                        e[b] = scale[b] * row[b] - mx[b];
+                        e[b] = scale[b] * row[b];
+                // The logits are rounded (stored) before mx is subtracted, in a loop of its own:
+                // written as one expression, `l - mx` becomes an FMA wherever the compiler may
+                // contract (GCC's default, e.g. with OpenCV's AVX2 baseline, -mfma), which
+                // subtracts the rounded maximum from the *exact* product. The maximal term then
+                // gets half an ulp of its logit instead of 0: harmless for logits near 50, but
+                // for huge ones (c ~ 1e19 without normalisation) it is a large negative number
+                // and the term that must be exp(0) = 1 vanishes.
+                for (int b = 0; b < B; b++)
+                    e[b] -= mx[b];
                 expNonPositive(e, B);
                 for (int b = 0; b < B; b++)
                 {
@@ -320,13 +330,19 @@ private:
             const double k = windowed ? std::exp(-(dx * dx + dy * dy) / (2.0 * sigma_ * sigma_)) : 1.0;
             return (double)beta_ * k * norm * col[(size_t)j * Ms_];
         };
+        // Rounded and stored first, for the reason given in operator() (no FMA of the last
+        // product with the subtraction of the maximum).
+        std::vector<double> logits(Mt);
         double mx = -DBL_MAX;
         for (int j = 0; j < Mt; j++)
-            mx = std::max(mx, logit(j));
+        {
+            logits[j] = logit(j);
+            mx = std::max(mx, logits[j]);
+        }
         double sum = 0, sx = 0, sy = 0;
         for (int j = 0; j < Mt; j++)
         {
-            const double e = std::exp(logit(j) - mx);
+            const double e = std::exp(logits[j] - mx);
             sum += e;
             sx += e * xn_[j % Wt_];
             sy += e * yn_[j / Wt_];

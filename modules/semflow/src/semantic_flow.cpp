@@ -350,6 +350,21 @@ private:
         // What the graph's matching runs with: the override decision, getBeta()/getSigma()
         // and the recomputation from the feature outputs all use these.
         graph_ = semflow::readSfnetGraphSettings(net_, path);
+#if CV_VERSION_MAJOR > 4 || (CV_VERSION_MAJOR == 4 && CV_VERSION_MINOR >= 7)
+        // OpenCV 4.14 (measured; its convolution engine dates from 4.7) computes wrong outputs
+        // once the input shape changes (calcBatch or calcOneToMany after calc, or back) when
+        // it has fused a BatchNorm into the convolution before it: 18 px apart on the tiny
+        // model, test one_batch_size_after_another_gives_the_same_flows. Graphs with the
+        // BatchNorm folded at export (sfnet export --fold-bn) are not affected; for the others
+        // layer fusion stays off, which is correct at some cost in speed.
+        if (semflow::hasConvolutionBatchNorm(net_))
+        {
+            CV_LOG_INFO(NULL, "SemanticFlow: '" << path << "' keeps BatchNorm after its convolutions; layer "
+                        "fusion is off (OpenCV " CV_VERSION " fuses them wrongly when the batch size changes); "
+                        "`sfnet export --fold-bn` gives a graph that runs fused");
+            net_.enableFusion(false);
+        }
+#endif
     }
 
     void applyBackend()

@@ -90,5 +90,19 @@ SfnetGraphSettings readSfnetGraphSettings(const dnn::Net& net, const String& pat
     return result;
 }
 
+bool hasConvolutionBatchNorm(const dnn::Net& net)
+{
+    for (const String& name : net.getLayerNames())
+    {
+        const int id = net.getLayerId(name);
+        if (net.getLayer(id)->type != "BatchNorm")
+            continue;
+        const std::vector<Ptr<dnn::Layer>> in = net.getLayerInputs(id);
+        if (in.size() == 1 && in[0]->type == "Convolution")
+            return true;
+    }
+    return false;
+}
+
 }  // namespace semflow
 }  // namespace cv

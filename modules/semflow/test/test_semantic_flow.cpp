@@ -24,6 +24,7 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <set>
 
 #include "opencv2/imgproc.hpp"
 
@@ -166,8 +167,20 @@ std::string handFixtureName(const HandModel& spec)
     std::string name = "hand_sfnet";
     if (spec.beta != 0.f || spec.sigma != 0.f)
         name += cv::format("_b%g_s%g", spec.beta, spec.sigma);
+    if (spec.metaBeta >= 0.f || spec.metaSigma >= 0.f)
+        name += cv::format("_meta_b%g_s%g", spec.metaBeta, spec.metaSigma);
     if (!spec.metadata)
         name += "_no_metadata";
+    if (!spec.nodeAttrs)
+        name += "_no_node_attrs";
+    if (spec.betaT2S >= 0.f)
+        name += cv::format("_bt2s%g", spec.betaT2S);
+    if (spec.corrNormalize >= 0)
+        name += cv::format("_cn%d", spec.corrNormalize);
+    if (spec.corr4Normalize >= 0)
+        name += cv::format("_c4n%d", spec.corr4Normalize);
+    if (spec.corrRelu >= 0)
+        name += cv::format("_cr%d", spec.corrRelu);
     if (!spec.dropOutput.empty())
         name += "_drop_" + spec.dropOutput;
     if (!spec.renameInput.empty())
@@ -358,6 +371,37 @@ TEST(Semflow_SemanticFlow, batch_of_four_equals_four_single_calls)
         ASSERT_EQ(flows[i].size(), sources[i].size());
         EXPECT_LE(cv::norm(flows[i], single, NORM_INF), 1e-4) << "pair " << i;
     }
+}
+
+TEST(Semflow_SemanticFlow, one_batch_size_after_another_gives_the_same_flows)
+{
+    // The bundled tiny model keeps BatchNorm nodes after its convolutions. OpenCV 4.14, which
+    // fuses them, gave flows 28 px off once the batch size changed within one instance
+    // (calc, then calcBatch of two pairs, then calc again); fresh instances are the reference.
+    SEMFLOW_REQUIRE_TEST_DATA("models/semflow_tiny.onnx");
+    const std::string path = semflowTestData("models/semflow_tiny.onnx");
+    RNG rng(31);
+    Mat a(256, 320, CV_8UC3), b(288, 272, CV_8UC3);
+    rng.fill(a, RNG::UNIFORM, 0, 256);
+    GaussianBlur(a, a, Size(0, 0), 3);
+    resize(a(Rect(20, 10, 272, 230)), b, b.size());  // a zoomed crop: a non-trivial flow
+    Mat refAB, refBA;
+    SemanticFlow::create(path)->calc(a, b, refAB);
+    SemanticFlow::create(path)->calc(b, a, refBA);
+    ASSERT_GT(cv::norm(refAB, NORM_INF), 1.0) << "a zero flow proves nothing";
+
+    Ptr<SemanticFlow> sf = SemanticFlow::create(path);
+    Mat first, last;
+    sf->calc(a, b, first);
+    const std::vector<Mat> sources = {a, b}, targets = {b, a};
+    std::vector<Mat> flows;
+    sf->calcBatch(sources, targets, flows);
+    sf->calc(a, b, last);
+    ASSERT_EQ(flows.size(), 2u);
+    EXPECT_LE(cv::norm(first, refAB, NORM_INF), 1e-4);
+    EXPECT_LE(cv::norm(flows[0], refAB, NORM_INF), 1e-4);  // calcBatch's tolerance above
+    EXPECT_LE(cv::norm(flows[1], refBA, NORM_INF), 1e-4);
+    EXPECT_LE(cv::norm(last, refAB, NORM_INF), 1e-4);
 }
 
 TEST(Semflow_SemanticFlow, batch_larger_than_one_network_run)
@@ -682,16 +726,33 @@ TEST(Semflow_SemanticFlow, cuda_request_falls_back_or_raises_in_strict_mode)
 TEST(Semflow_SemanticFlow, committed_fixtures_match_the_builder)
 {
     SEMFLOW_REQUIRE_TEST_DATA("onnx");
-    std::vector<HandModel> specs(6);
+    // Every spec a test above builds (TempModel), so that each has its committed copy.
+    std::vector<HandModel> specs(12);
     specs[1].beta = 30.f;
     specs[1].sigma = 3.f;
     specs[2].metadata = false;
     specs[3].dropOutput = "feat4_target";
     specs[4].renameInput = "image_b";
     specs[5].unknownOp = true;
+    specs[6].metaBeta = 30.f;
+    specs[6].metaSigma = 3.f;
+    specs[7].metadata = false;
+    specs[7].nodeAttrs = false;
+    for (int mode = 0; mode < 2; mode++)
+    {
+        specs[8 + mode].corrNormalize = mode;
+        specs[8 + mode].corrRelu = 0;
+        specs[8 + mode].beta = 20.f;
+        specs[8 + mode].sigma = 4.f;
+    }
+    specs[10].betaT2S = 10.f;
+    specs[11].corrNormalize = 1;
+    specs[11].corr4Normalize = 0;
+    std::set<std::string> names;
     for (const HandModel& spec : specs)
     {
         const std::string name = handFixtureName(spec);
+        EXPECT_TRUE(names.insert(name).second) << "two specs share the fixture name " << name;
         std::ifstream in(semflowTestData("onnx/" + name), std::ios::binary);
         const std::string committed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
         EXPECT_EQ(committed, makeSfnetGraph(spec).SerializeAsString())

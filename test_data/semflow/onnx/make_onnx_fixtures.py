@@ -88,7 +88,8 @@ def ops_model(C, beta, sigma, carrier=None, attributes=True):
 
 
 def hand_sfnet(beta=0.0, sigma=0.0, metadata=True, drop_output="", rename_input="",
-               unknown_op=False):
+               unknown_op=False, meta_beta=-1.0, meta_sigma=-1.0, node_attrs=True,
+               corr_normalize=-1, corr4_normalize=-1, corr_relu=-1, beta_t2s=-1.0):
     """test_semantic_flow.cpp makeSfnetGraph(): features = mean colour of each 16x16 cell."""
     rng = CvRNG(2019)
     w = [rng.uniform(0.1, 1.0) for _ in range(FEAT4 * 3)]
@@ -104,11 +105,22 @@ def hand_sfnet(beta=0.0, sigma=0.0, metadata=True, drop_output="", rename_input=
         nodes.append(node("Relu", ["conv_" + side], "feat4_" + side))
     for a, c in (("source", "target"), ("target", "source")):
         tag = a[0] + "2" + c[0]
-        nodes.append(node("Correlation", ["feat3_" + a, "feat3_" + c], "c3_" + tag, DOMAIN))
-        nodes.append(node("Correlation", ["feat4_" + a, "feat4_" + c], "c4_" + tag, DOMAIN))
+        for level in ("3", "4"):
+            normalize = corr4_normalize if level == "4" and corr4_normalize >= 0 else corr_normalize
+            attrs = {}
+            if normalize >= 0:
+                attrs["normalize"] = int(normalize)
+            if corr_relu >= 0:
+                attrs["relu"] = int(corr_relu)
+            nodes.append(node("Correlation", ["feat%s_%s" % (level, a), "feat%s_%s" % (level, c)],
+                              "c%s_%s" % (level, tag), DOMAIN, **attrs))
         nodes.append(node("Mul", ["c3_" + tag, "c4_" + tag], "corr_" + tag))
+        ksa_attrs = {}
+        if node_attrs:
+            ksa_attrs = {"beta": float(beta_t2s if tag == "t2s" and beta_t2s >= 0 else beta),
+                         "sigma": float(sigma)}
         nodes.append(node("KernelSoftArgmax", ["corr_" + tag, "feat3_" + c], "grid_" + tag, DOMAIN,
-                          beta=float(beta), sigma=float(sigma)))
+                          **ksa_attrs))
     outputs = [(n, ch) for n, ch in (("grid_s2t", 2), ("grid_t2s", 2), ("feat3_source", 3),
                                      ("feat3_target", 3), ("feat4_source", FEAT4),
                                      ("feat4_target", FEAT4)) if n != drop_output]
@@ -119,7 +131,8 @@ def hand_sfnet(beta=0.0, sigma=0.0, metadata=True, drop_output="", rename_input=
         initializer=[helper.make_tensor("w4", TensorProto.FLOAT, [FEAT4, 3, 1, 1], w),
                      helper.make_tensor("b4", TensorProto.FLOAT, [FEAT4], b)])
     # std::to_string(float) in the C++ builder: six decimals.
-    meta = [("semflow.beta", "%f" % beta), ("semflow.sigma", "%f" % sigma)] if metadata else None
+    meta = [("semflow.beta", "%f" % (meta_beta if meta_beta >= 0 else beta)),
+            ("semflow.sigma", "%f" % (meta_sigma if meta_sigma >= 0 else sigma))] if metadata else None
     return model_of(graph, meta)
 
 
@@ -136,6 +149,12 @@ FIXTURES = {
     "hand_sfnet_drop_feat4_target.onnx": lambda: hand_sfnet(drop_output="feat4_target"),
     "hand_sfnet_rename_image_b.onnx": lambda: hand_sfnet(rename_input="image_b"),
     "hand_sfnet_unknown_op.onnx": lambda: hand_sfnet(unknown_op=True),
+    "hand_sfnet_meta_b30_s3.onnx": lambda: hand_sfnet(meta_beta=30, meta_sigma=3),
+    "hand_sfnet_no_metadata_no_node_attrs.onnx": lambda: hand_sfnet(metadata=False, node_attrs=False),
+    "hand_sfnet_b20_s4_cn0_cr0.onnx": lambda: hand_sfnet(beta=20, sigma=4, corr_normalize=0, corr_relu=0),
+    "hand_sfnet_b20_s4_cn1_cr0.onnx": lambda: hand_sfnet(beta=20, sigma=4, corr_normalize=1, corr_relu=0),
+    "hand_sfnet_bt2s10.onnx": lambda: hand_sfnet(beta_t2s=10),
+    "hand_sfnet_cn1_c4n0.onnx": lambda: hand_sfnet(corr_normalize=1, corr4_normalize=0),
 }
 
 
