@@ -8,7 +8,8 @@
 #
 # Environment: SEMFLOW_SANITIZER_BUILD_DIR (default build-asan), SEMFLOW_SANITIZER_JOBS
 # (default: all cores), SEMFLOW_SANITIZER_CMAKE_ARGS (extra configure arguments, e.g.
-# -DSEMFLOW_BUILD_TRAINER=OFF for the module alone), CC/CXX (default gcc; clang works too).
+# -DSEMFLOW_BUILD_TRAINER=OFF for the module alone, -DSEMFLOW_TRAINER_IO_ONLY=ON for the module
+# plus the trainer's LibTorch-free file readers, as CI does), CC/CXX (default gcc; clang works too).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 t0=$(date +%s)
