@@ -353,7 +353,7 @@ private:
 #if CV_VERSION_MAJOR > 4 || (CV_VERSION_MAJOR == 4 && CV_VERSION_MINOR >= 7)
         // OpenCV 4.14 (measured; its convolution engine dates from 4.7) computes wrong outputs
         // once the input shape changes (calcBatch or calcOneToMany after calc, or back) when
-        // it has fused a BatchNorm into the convolution before it: 18 px apart on the tiny
+        // it has fused a BatchNorm into the convolution before it: up to 46 px off on the tiny
         // model, test one_batch_size_after_another_gives_the_same_flows. Graphs with the
         // BatchNorm folded at export (sfnet export --fold-bn) are not affected; for the others
         // layer fusion stays off, which is correct at some cost in speed.
