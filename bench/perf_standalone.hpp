@@ -46,20 +46,34 @@ struct PerfOptions
 class TestBase : public ::testing::Test
 {
 public:
-    //! What `declare` offers in OpenCV: inputs and outputs (documentation only here),
-    //! the number of samples and the time budget.
+    //! What `declare` offers in OpenCV: inputs and outputs, the number of samples and the
+    //! time budget. As in OpenCV's ts (ts_perf.cpp), every declared input and output must
+    //! already be allocated: an empty one fails the test, so a case that passes here passes
+    //! in-tree too.
+    static void requireAllocated() {}
+    template <typename M, typename... A>
+    static void requireAllocated(const M& m, const A&... rest)
+    {
+        if (m.empty())
+            ADD_FAILURE() << "Uninitialized input/output parameters are not allowed for performance tests "
+                             "(as in OpenCV's ts: allocate outputs before declare.out())";
+        requireAllocated(rest...);
+    }
+
     class Declare
     {
     public:
         explicit Declare(TestBase& t) : test_(t) {}
         template <typename... A>
-        Declare& in(A&&...)
+        Declare& in(const A&... a)
         {
+            requireAllocated(a...);
             return *this;
         }
         template <typename... A>
-        Declare& out(A&&...)
+        Declare& out(const A&... a)
         {
+            requireAllocated(a...);
             return *this;
         }
         Declare& iterations(int n)

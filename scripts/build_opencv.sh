@@ -126,7 +126,9 @@ args=(
   -DOPENCV_EXTRA_MODULES_PATH="$extra"
   -DBUILD_SHARED_LIBS=OFF               # like the pip wheels: cv2.so is self-contained
   -DBUILD_TESTS=ON -DBUILD_PERF_TESTS=ON # only semflow's are built (targets below)
-  -DBUILD_EXAMPLES=OFF -DBUILD_DOCS=OFF -DBUILD_opencv_apps=OFF -DBUILD_JAVA=OFF
+  # BUILD_EXAMPLES: the module's samples (modules/semflow/samples, ocv_add_samples) are built as
+  # example_semflow_*; only their target is built below, none of OpenCV's own samples.
+  -DBUILD_EXAMPLES=ON -DBUILD_DOCS=OFF -DBUILD_opencv_apps=OFF -DBUILD_JAVA=OFF
   -DBUILD_opencv_python2=OFF -DBUILD_opencv_python3=ON
   -DPYTHON3_EXECUTABLE="$venv/bin/python"
   -DPYTHON_DEFAULT_EXECUTABLE="$venv/bin/python"
@@ -193,9 +195,14 @@ fi
 
 # --- 4. build (only the targets semflow needs) -------------------------------------------------
 targets=(opencv_test_semflow opencv_python3)
-if ninja -C "$bld" -t targets all 2>/dev/null | grep -q '^opencv_perf_semflow:'; then
-  targets+=(opencv_perf_semflow)
-fi
+# The target list is read once: `ninja ... | grep -q` would fail under pipefail whenever grep
+# exits before ninja has written everything (SIGPIPE), silently dropping a target.
+all_targets="$(ninja -C "$bld" -t targets all 2>/dev/null || true)"
+for t in opencv_perf_semflow opencv_samples_semflow; do
+  if grep -q "^$t:" <<< "$all_targets"; then
+    targets+=("$t")
+  fi
+done
 say "building ${targets[*]} with -j$jobs"
 tb=$SECONDS
 nice -n 19 cmake --build "$bld" --target "${targets[@]}" -j "$jobs"

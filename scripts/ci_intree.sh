@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The in-tree CI stage: builds the newest OpenCV 4.x with semflow inside it
 # (scripts/build_opencv.sh), then runs the module's C++ tests under OpenCV's ts
-# (opencv_test_semflow) and its Python tests (pytest, modules/semflow/misc/python/test).
+# (opencv_test_semflow), one sample of each perf case (opencv_perf_semflow) and its Python tests (pytest, modules/semflow/misc/python/test).
 # Test data is found the OpenCV way: OPENCV_TEST_DATA_PATH=<repo>/test_data.
 # Arguments go to build_opencv.sh (e.g. --build-dir D, --version X).
 set -euo pipefail
@@ -30,6 +30,9 @@ export OPENCV_TEST_REQUIRE_DATA=1
 say "C++: opencv_test_semflow"
 "$bld/bin/opencv_test_semflow"
 say "C++ tests passed"
+
+say "C++: opencv_perf_semflow, one sample per case (that the cases run under OpenCV's ts)"
+"$bld/bin/opencv_perf_semflow" --perf_min_samples=1 --perf_force_samples=1
 
 say "Python: pytest modules/semflow/misc/python/test"
 PYTHONPATH="$src/opencv/modules/python/test" SEMFLOW_DEMO_BIN="$demo" \

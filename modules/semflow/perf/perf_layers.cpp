@@ -28,7 +28,7 @@ PERF_TEST_P(Perf_SemflowCorrelation, normalizeRelu,
 {
     const int channels = std::get<0>(GetParam()), side = std::get<1>(GetParam());
     const Mat source = randomBlob(1, channels, side, side), target = randomBlob(1, channels, side, side);
-    Mat corr;
+    Mat corr({1, side * side, side, side}, CV_32F);  // OpenCV's ts wants outputs allocated
     declare.in(source, target).out(corr);
     TEST_CYCLE() semflow::correlation(source, target, corr);
     ASSERT_EQ(corr.size[1], side * side);
@@ -42,7 +42,7 @@ PERF_TEST_P(Perf_SemflowKernelSoftArgmax, defaults, testing::Values(20, 40))
     const int side = GetParam();
     Mat corr = randomBlob(1, side * side, side, side);
     corr = cv::max(corr, 0.f);  // what a Correlation with relu hands over
-    Mat grid;
+    Mat grid({1, 2, side, side}, CV_32F);
     declare.in(corr).out(grid);
     TEST_CYCLE() semflow::kernelSoftArgmax(corr, Size(side, side), grid);
     ASSERT_EQ(grid.size[1], 2);
