@@ -87,16 +87,10 @@ bool write(const std::string& path, const Mat& img)
 int main(int argc, char** argv)
 {
     CommandLineParser parser(argc, argv, kKeys);
-    parser.about("Dense semantic flow (SFNet) between two images of the same object category.");
-    if (parser.has("help"))
-    {
-        parser.printMessage();
+    semflow_samples::PairInputs in;
+    if (!semflow_samples::startPairSample(parser, "Dense semantic flow (SFNet) between two images of the same object category.", in))
         return 0;
-    }
-    semflow_samples::addBundledDataSearchPaths();
-    const std::string sourcePath = semflow_samples::findData(parser.get<std::string>("@source"));
-    const std::string targetPath = semflow_samples::findData(parser.get<std::string>("@target"));
-    const std::string modelPath = semflow_samples::findData(parser.get<std::string>("model"));
+    const std::string &sourcePath = in.source, &targetPath = in.target, &modelPath = in.model;
     const std::string outDir = parser.get<std::string>("out");
     const int size = parser.get<int>("size"), runs = parser.get<int>("runs"), step = parser.get<int>("step");
     const float beta = parser.get<float>("beta"), sigma = parser.get<float>("sigma");

@@ -47,16 +47,10 @@ const std::vector<std::pair<std::string, Point2f>> kDemoPoints = {
 int main(int argc, char** argv)
 {
     CommandLineParser parser(argc, argv, kKeys);
-    parser.about("Transfers keypoints from a source image to a target image with semantic flow.");
-    if (parser.has("help"))
-    {
-        parser.printMessage();
+    semflow_samples::PairInputs in;
+    if (!semflow_samples::startPairSample(parser, "Transfers keypoints from a source image to a target image with semantic flow.", in))
         return 0;
-    }
-    semflow_samples::addBundledDataSearchPaths();
-    const std::string sourcePath = semflow_samples::findData(parser.get<std::string>("@source"));
-    const std::string targetPath = semflow_samples::findData(parser.get<std::string>("@target"));
-    const std::string modelPath = semflow_samples::findData(parser.get<std::string>("model"));
+    const std::string &sourcePath = in.source, &targetPath = in.target, &modelPath = in.model;
     const std::string outPath = parser.get<std::string>("out");
     const std::string pointText = parser.get<std::string>("points");
     if (!parser.check())

@@ -97,6 +97,30 @@ inline bool parsePointList(const std::string& text, std::vector<cv::Point2f>& pt
     return true;
 }
 
+/** The inputs every pair sample takes: positional `@source`, `@target` and option `model`,
+each resolved with findData. */
+struct PairInputs
+{
+    std::string source, target, model;
+};
+
+/** The common start of a pair sample: prints `about` and the usage and returns false on
+--help; otherwise adds the bundled data search paths and resolves the three inputs. */
+inline bool startPairSample(cv::CommandLineParser& parser, const char* about, PairInputs& in)
+{
+    parser.about(about);
+    if (parser.has("help"))
+    {
+        parser.printMessage();
+        return false;
+    }
+    addBundledDataSearchPaths();
+    in.source = findData(parser.get<std::string>("@source"));
+    in.target = findData(parser.get<std::string>("@target"));
+    in.model = findData(parser.get<std::string>("model"));
+    return true;
+}
+
 /** Sets the log level for a scope and restores the one before it, whatever it was
 (OPENCV_LOG_LEVEL from the environment included), also when an exception leaves the scope. */
 class ScopedLogLevel
