@@ -89,5 +89,14 @@ TEST(CliErrors, IntegersThatDoNotFitAndOversizedInputsAreRejected)
     r = runSfnet("train --data synthetic:4 --backbone tiny --output " + out + " --size 4096");
     EXPECT_EQ(r.code, 1) << r.output;
     EXPECT_NE(r.output.find("--size must be at most 2048"), std::string::npos) << r.output;
+    // sfnet import --train-size: the bounds of sfnet train --size, checked before any file is read.
+    for (const char* bad : {"100", "32", "4096"})
+    {
+        r = runSfnet(std::string("import --backbone tiny --resnet /nonexistent.pth --train-size ") + bad +
+                     " --output " + out + "/x.pt");
+        EXPECT_EQ(r.code, 2) << r.output;
+        EXPECT_NE(r.output.find("--train-size must be a multiple of 32 in [64, 2048], got " + std::string(bad)),
+                  std::string::npos) << r.output;
+    }
     EXPECT_FALSE(fs::exists(out));  // rejected before anything is written
 }
