@@ -5,6 +5,7 @@
 
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
+#include <opencv2/semflow/flow_utils.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -602,41 +603,6 @@ void colourJitter(cv::Mat& rgb, double j, cv::RNG& rng)
     }
 }
 
-// One axis of PIL's resampling: for each output index, the first input index and the
-// normalised weights of the input indices from there on.
-struct AxisCoefficients
-{
-    std::vector<int> first;
-    std::vector<std::vector<double>> weights;
-};
-
-AxisCoefficients antialiasedBilinearAxis(int inSize, int outSize)
-{
-    const double scale = double(inSize) / outSize, filterScale = std::max(scale, 1.0);
-    const double support = 1.0 * filterScale;  // the triangle filter's support is 1
-    AxisCoefficients a;
-    a.first.resize(size_t(outSize));
-    a.weights.resize(size_t(outSize));
-    for (int i = 0; i < outSize; ++i)
-    {
-        const double centre = (i + 0.5) * scale;
-        const int lo = std::max(0, int(centre - support + 0.5));
-        const int hi = std::min(inSize, int(centre + support + 0.5));
-        std::vector<double>& w = a.weights[size_t(i)];
-        double total = 0;
-        for (int j = lo; j < hi; ++j)
-        {
-            const double t = std::abs((j - centre + 0.5) / filterScale);
-            w.push_back(t < 1 ? 1 - t : 0.0);
-            total += w.back();
-        }
-        for (double& v : w)
-            v = total > 0 ? v / total : 0.0;
-        a.first[size_t(i)] = lo;
-    }
-    return a;
-}
-
 cv::Matx23d randomTheta(cv::RNG& rng, double sigma)
 {
     cv::Matx23d t(1, 0, 0, 0, 1, 0);
@@ -649,35 +615,8 @@ cv::Matx23d randomTheta(cv::RNG& rng, double sigma)
 cv::Mat resizeAntialiasedBilinear(const cv::Mat& src, cv::Size dsize)
 {
     CV_Assert(!src.empty() && src.type() == CV_32FC1 && dsize.width > 0 && dsize.height > 0);
-    const AxisCoefficients ax = antialiasedBilinearAxis(src.cols, dsize.width);
-    const AxisCoefficients ay = antialiasedBilinearAxis(src.rows, dsize.height);
-    cv::Mat horizontal(src.rows, dsize.width, CV_64F);
-    for (int y = 0; y < src.rows; ++y)
-    {
-        const float* in = src.ptr<float>(y);
-        double* out = horizontal.ptr<double>(y);
-        for (int x = 0; x < dsize.width; ++x)
-        {
-            double v = 0;
-            const std::vector<double>& w = ax.weights[size_t(x)];
-            for (size_t k = 0; k < w.size(); ++k)
-                v += w[k] * in[ax.first[size_t(x)] + int(k)];
-            out[x] = v;
-        }
-    }
-    cv::Mat dst(dsize, CV_32F);
-    for (int y = 0; y < dsize.height; ++y)
-    {
-        const std::vector<double>& w = ay.weights[size_t(y)];
-        float* out = dst.ptr<float>(y);
-        for (int x = 0; x < dsize.width; ++x)
-        {
-            double v = 0;
-            for (size_t k = 0; k < w.size(); ++k)
-                v += w[k] * horizontal.at<double>(ay.first[size_t(y)] + int(k), x);
-            out[x] = float(v);
-        }
-    }
+    cv::Mat dst;
+    cv::semflow::resizeAntialiased(src, dst, dsize);
     return dst;
 }
 

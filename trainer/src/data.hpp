@@ -134,12 +134,8 @@ enum class MaskShrink
 };
 
 /** @brief PIL's antialiased bilinear resize (`Image.resize(size, BILINEAR)`) of a
-single-channel float image, computed in double precision like PIL's "F" mode.
-
-Separable, horizontal pass first. Output pixel i of an axis of scale s = in/out samples
-the input around c = (i + 0.5) s with the triangle filter max(0, 1 - |t|) stretched by
-f = max(s, 1) (support f input pixels each side), over the input pixels j with
-|j + 0.5 - c| < f + 0.5 (clipped to the image), weights normalised to sum 1.
+single-channel float mask: cv::semflow::resizeAntialiased (the module's, which
+cv::SemanticFlow uses with semflow::RESIZE_ANTIALIASED_BILINEAR), restricted to CV_32FC1.
 @param src CV_32FC1, non-empty
 @param dsize target size, both sides > 0
 @throws cv::Exception on other input.

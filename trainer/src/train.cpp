@@ -13,6 +13,7 @@
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/semflow/benchmark.hpp>
+#include <opencv2/semflow/flow_utils.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -180,33 +181,61 @@ void checkOptions(const TrainOptions& o)
         bad("--resume continues from <output>/checkpoint.pt; drop --init");
     if (o.valPairs.empty() && !o.valRoot.empty())
         bad("--val-root needs --val-pairs");
+    if (o.valProtocol != "plain" && o.valProtocol != "authors")
+        bad("--val-protocol must be plain or authors, got '" + o.valProtocol + "'");
 }
 
-torch::Tensor imageTensor(const cv::Mat& bgr, int size)
+// Zero border of the authors' evaluation protocol, one feature cell (cv::SemanticFlow's too).
+const int kValBorder = 16;
+
+// One validation image as the network takes it, [1, 3, size, size] RGB in [0, 1]. Plain:
+// resized to size x size (INTER_AREA when shrinking, INTER_LINEAR otherwise). Authors: the
+// SFNet authors' evaluation input (cv::SemanticFlow with padBorder and
+// RESIZE_ANTIALIASED_BILINEAR): PIL's antialiased bilinear resize of the 8-bit image to
+// size - 32, then 16 px of zeros on every side.
+torch::Tensor imageTensor(const cv::Mat& bgr, int size, bool authors)
 {
     cv::Mat r, rgb;
-    cv::resize(bgr, r, cv::Size(size, size), 0, 0, (bgr.cols > size || bgr.rows > size) ? cv::INTER_AREA : cv::INTER_LINEAR);
+    if (authors)
+    {
+        const int inner = size - 2 * kValBorder;
+        cv::semflow::resizeAntialiased(bgr, r, cv::Size(inner, inner));
+        cv::copyMakeBorder(r, r, kValBorder, kValBorder, kValBorder, kValBorder, cv::BORDER_CONSTANT, cv::Scalar::all(0));
+    }
+    else
+        cv::resize(bgr, r, cv::Size(size, size), 0, 0,
+                   (bgr.cols > size || bgr.rows > size) ? cv::INTER_AREA : cv::INTER_LINEAR);
     cv::cvtColor(r, rgb, cv::COLOR_BGR2RGB);
     rgb.convertTo(rgb, CV_32FC3, 1.0 / 255);
     return torch::from_blob(rgb.data, {size, size, 3}, torch::kFloat).permute({2, 0, 1}).clone().unsqueeze(0);
 }
 
-// Validation PCK with the module's benchmark code (loader, keypoint transfer, PCK):
-// both images resized to the training size, the from->to grid upsampled (bilinear,
-// align_corners) to the size of `from` and turned into a pixel flow into `to`. SFNet's
-// protocol (target-to-source transfer, L = image side); alphas 0.05, 0.1, 0.15.
+// Validation PCK with the module's benchmark code (loader, keypoint transfer, PCK): both
+// images made network inputs (imageTensor), the from->to grid (with the authors' protocol:
+// its outer ring of cells dropped and the rest rescaled by Wg/(Wg-2) to span the unpadded
+// image, as cv::SemanticFlow's border protocol does) upsampled (bilinear, align_corners) to
+// the size of `from` and turned into a pixel flow into `to`. SFNet's direction (target
+// keypoints transferred to the source); alphas 0.05, 0.1, 0.15.
 cv::semflow::PCKResult validate(SFNet& model, const std::vector<cv::semflow::KeypointPair>& pairs, int size,
-                                const torch::Device& device, cv::semflow::PCKThreshold threshold)
+                                const torch::Device& device, cv::semflow::PCKThreshold threshold, bool authors)
 {
     torch::NoGradGuard noGrad;
     model->eval();
     cv::semflow::FlowFunction flowFn = [&](const cv::Mat& from, const cv::Mat& to, cv::Mat& flow) {
-        const auto out = model->forward(imageTensor(from, size).to(device), imageTensor(to, size).to(device));
+        const auto out = model->forward(imageTensor(from, size, authors).to(device),
+                                        imageTensor(to, size, authors).to(device));
         namespace F = torch::nn::functional;
-        auto g = F::interpolate(out.gridS2T, F::InterpolateFuncOptions()
-                                                 .size(std::vector<int64_t>{from.rows, from.cols})
-                                                 .mode(torch::kBilinear)
-                                                 .align_corners(true))
+        auto grid = out.gridS2T;
+        if (authors)
+        {
+            const int64_t hg = grid.size(2), wg = grid.size(3);
+            const auto scale = torch::tensor({double(wg) / (wg - 2), double(hg) / (hg - 2)}, grid.options()).view({1, 2, 1, 1});
+            grid = grid.slice(2, 1, hg - 1).slice(3, 1, wg - 1) * scale;
+        }
+        auto g = F::interpolate(grid, F::InterpolateFuncOptions()
+                                          .size(std::vector<int64_t>{from.rows, from.cols})
+                                          .mode(torch::kBilinear)
+                                          .align_corners(true))
                      .to(torch::kCPU)[0];
         const auto xs = torch::arange(from.cols, torch::kFloat).view({1, -1});
         const auto ys = torch::arange(from.rows, torch::kFloat).view({-1, 1});
@@ -602,7 +631,7 @@ TrainSummary train(const TrainOptions& o)
             log.flush();
             if (!valPairs.empty() && done % perEpoch == 0)
             {
-                const auto res = validate(model, valPairs, o.size, device, valThreshold);
+                const auto res = validate(model, valPairs, o.size, device, valThreshold, o.valProtocol == "authors");
                 if (res.overall.perPair.size() < 2 || res.overall.pairs == 0)
                     throw std::runtime_error("--val-pairs: no pair of " + o.valPairs + " has a valid keypoint");
                 const double pck = res.overall.perPair[1];

@@ -42,6 +42,11 @@ struct TrainOptions
     /// PCK reference length of the validation: image (default), bbox (the CSV's L_pck or
     /// boxes, the authors' choice for the best checkpoint), image-square, bbox-kp.
     std::string valThreshold = "image";
+    /// How validation images become network inputs: plain (resized to size x size,
+    /// INTER_AREA/INTER_LINEAR, full grid) or authors (the SFNet authors' evaluation: PIL's
+    /// antialiased bilinear resize to size - 32, 16 px of zero padding, the outer ring of grid
+    /// cells dropped; cv::SemanticFlow with padBorder and semflow::RESIZE_ANTIALIASED_BILINEAR).
+    std::string valProtocol = "plain";
     std::string device = "cpu";  ///< cpu | cuda
     bool resume = false;    ///< continue from <output>/checkpoint.pt exactly where it stopped
     int64_t maxIters = -1;  ///< stop (with a checkpoint) after this many iterations in total

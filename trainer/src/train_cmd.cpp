@@ -174,6 +174,8 @@ int cmdTrain(int argc, char** argv)
                 o.valRoot = value();
             else if (a == "--val-threshold")
                 o.valThreshold = value();
+            else if (a == "--val-protocol")
+                o.valProtocol = value();
             else if (a == "--no-progress")
                 o.progress = false;
             else

@@ -6,6 +6,7 @@
 
 #include "commands.hpp"
 #include "data.hpp"
+#include "export.hpp"
 #include "losses.hpp"
 #include "model.hpp"
 #include "train.hpp"
@@ -14,6 +15,8 @@
 #include <gtest/gtest.h>
 
 #include <opencv2/semflow/benchmark.hpp>
+#include <opencv2/semflow/flow_utils.hpp>
+#include <opencv2/semflow/semantic_flow.hpp>
 
 #include <filesystem>
 #include <fstream>
@@ -340,6 +343,70 @@ TEST(Training, ValidationKeepsTheBestCheckpoint)
     EXPECT_ANY_THROW(sfnet::train(o));
     fs::remove_all(v);
     fs::remove_all(d);
+}
+
+// The two validation protocols against cv::SemanticFlow on the exported best model: plain
+// is SemanticFlow without the border protocol, authors is SemanticFlow with padBorder and
+// RESIZE_ANTIALIASED_BILINEAR (the authors' padded, PIL-resized evaluation). The same
+// training (validation draws no random numbers), scored both ways; each val.tsv row must
+// be what the module's evaluateBenchmark gives on the ONNX export of best.pt, to val.tsv's 6 digits (the grids
+// agree to ~1e-6, far inside a PCK threshold; both runs' best epoch is their only epoch).
+TEST(Training, ValidationProtocolsAreSemanticFlowsProtocols)
+{
+    const fs::path v = freshDir("valproto_set");
+    ASSERT_EQ(runCommand(sfnet::cmdGenerate, {"generate", "--output", v.string(), "--count", "8", "--size", "120",
+                                              "--seed", "5", "--pairs", "6"}),
+              0);
+    const auto pairs = cv::semflow::loadPFPascalPairs((v / "pairs.csv").string(), "");
+    ASSERT_EQ(pairs.size(), 6u);
+    std::vector<double> plainRow;
+    for (const std::string protocol : {"plain", "authors"})
+    {
+        const fs::path d = freshDir("valproto_" + protocol);
+        sfnet::TrainOptions o;
+        o.data = "synthetic:8";
+        o.backbone = "tiny";
+        o.size = 96;
+        o.batch = 8;
+        o.epochs = 1;
+        o.lr = 1e-3;
+        o.progress = false;
+        o.valPairs = (v / "pairs.csv").string();
+        o.valProtocol = protocol;
+        o.output = d.string();
+        sfnet::train(o);
+        std::ifstream vl(d / "val.tsv");
+        std::string header, line;
+        std::getline(vl, header);
+        ASSERT_TRUE(bool(std::getline(vl, line)));
+        std::istringstream ss(line);
+        double it, ep, np;
+        std::vector<double> row(3);
+        ASSERT_TRUE(bool(ss >> it >> ep >> np >> row[0] >> row[1] >> row[2])) << line;
+
+        sfnet::SFNet best = sfnet::loadModel((d / "best.pt").string());
+        const std::string onnx = (d / "best.onnx").string();
+        sfnet::exportOnnx(best, onnx);
+        const bool authors = protocol == "authors";
+        cv::Ptr<cv::SemanticFlow> sf = cv::SemanticFlow::create(onnx, cv::Size(96, 96), authors);
+        if (authors)
+            sf->setResizeFilter(cv::semflow::RESIZE_ANTIALIASED_BILINEAR);
+        cv::semflow::PCKProtocol proto;
+        proto.threshold = cv::semflow::PCK_THRESHOLD_IMAGE;
+        proto.direction = cv::semflow::TRANSFER_TARGET_TO_SOURCE;
+        const auto ref = cv::semflow::evaluateBenchmark(
+            pairs, [&](const cv::Mat& from, const cv::Mat& to, cv::Mat& flow) { sf->calc(from, to, flow); }, proto,
+            protocol);
+        ASSERT_EQ(ref.overall.perPair.size(), 3u);
+        for (int k = 0; k < 3; ++k)
+            EXPECT_NEAR(row[size_t(k)], ref.overall.perPair[size_t(k)], 1e-6) << protocol << " alpha #" << k;  // val.tsv: 6 digits
+        if (authors)
+            EXPECT_NE(row, plainRow) << "the protocols scored alike: the option did nothing";
+        else
+            plainRow = row;
+        fs::remove_all(d);
+    }
+    fs::remove_all(v);
 }
 
 // MultiStepLR semantics: epochs are 0-based, the lr drops from milestone epoch m on; the

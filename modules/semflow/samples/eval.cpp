@@ -40,6 +40,7 @@ const char* kUsage =
     "                    [--limit N] [--output results.json|results.csv]\n"
     "                    [--worst K --worst-dir DIR]\n"
     "                    [--input-size 320] [--no-pad-border] [--backend opencv|cuda]\n"
+    "                    [--resize-filter area|antialiased]\n"
     "\n"
     "Computes PCK of the flow between each annotated pair and prints a table per class and\n"
     "overall, stating the protocol used. Defaults follow the protocol usually reported for\n"
@@ -48,12 +49,16 @@ const char* kUsage =
     "  pf-willow: --threshold bbox-kp      --direction t2s\n"
     "  spair:     --threshold bbox         --direction s2t\n"
     "--root is the folder holding the pair list (PF) or the SPair-71k folder; see\n"
-    "doc/evaluation.md. --flow identity scores the zero flow (the no-alignment baseline).\n";
+    "doc/evaluation.md. --flow identity scores the zero flow (the no-alignment baseline).\n"
+    "--resize-filter antialiased resizes the images to the network like the SFNet authors'\n"
+    "code (PIL's bilinear filter, cv::semflow::resizeAntialiased); the default, area, is\n"
+    "INTER_AREA when shrinking and INTER_LINEAR otherwise.\n";
 
 struct Options
 {
     std::string dataset, root, split = "test", model, flow, output, worstDir, threshold, direction;
     std::string backend = "opencv";
+    std::string resizeFilter = "area";
     std::vector<float> alphas = {0.05f, 0.1f, 0.15f};
     int limit = -1, worst = 0, inputSize = 320;
     bool padBorder = true;
@@ -141,6 +146,7 @@ Options parseArgs(int argc, char** argv)
         else if (a == "--worst-dir") o.worstDir = v;
         else if (a == "--input-size") o.inputSize = parseInt(a, v, 64);
         else if (a == "--backend") o.backend = v;
+        else if (a == "--resize-filter") o.resizeFilter = v;
         else usageError("unknown option '" + a + "'");
     }
     if (o.dataset != "pf-pascal" && o.dataset != "pf-willow" && o.dataset != "spair")
@@ -160,6 +166,8 @@ Options parseArgs(int argc, char** argv)
         usageError("--input-size must be a multiple of 32");
     if (o.backend != "opencv" && o.backend != "cuda")
         usageError("--backend expects opencv or cuda, got '" + o.backend + "'");
+    if (o.resizeFilter != "area" && o.resizeFilter != "antialiased")
+        usageError("--resize-filter expects area or antialiased, got '" + o.resizeFilter + "'");
     if (!o.output.empty())
     {
         const std::string ext = extension(o.output);
@@ -262,10 +270,14 @@ int main(int argc, char** argv)
             model = cv::SemanticFlow::create(opt.model, cv::Size(opt.inputSize, opt.inputSize), opt.padBorder, -1.f,
                                              -1.f, cuda ? cv::dnn::DNN_BACKEND_CUDA : cv::dnn::DNN_BACKEND_OPENCV,
                                              cuda ? cv::dnn::DNN_TARGET_CUDA : cv::dnn::DNN_TARGET_CPU);
+            const bool antialiased = opt.resizeFilter == "antialiased";
+            if (antialiased)
+                model->setResizeFilter(cv::semflow::RESIZE_ANTIALIASED_BILINEAR);
             computeFlow = [&model](const cv::Mat& from, const cv::Mat& to, cv::Mat& flow) { model->calc(from, to, flow); };
             method = "model " + fileName(opt.model) + " at " +
                      std::to_string(opt.inputSize) + "x" + std::to_string(opt.inputSize) +
-                     (opt.padBorder ? " (SFNet border protocol)" : " (no border padding)");
+                     (opt.padBorder ? " (SFNet border protocol" : " (no border padding") +
+                     (antialiased ? ", antialiased bilinear resize)" : ")");
         }
         else
         {

@@ -5,6 +5,8 @@
 #include "precomp.hpp"
 
 #include "border_protocol.hpp"
+#include "opencv2/semflow/flow_utils.hpp"
+#include "opencv2/semflow/semantic_flow.hpp"
 #include "input_limits.hpp"
 
 #include <algorithm>
@@ -40,10 +42,14 @@ void checkInputImage(const Mat& img, const char* what)
     }
 }
 
-Mat preprocessImage(const Mat& img, Size inputSize, bool pad, const char* what)
+Mat preprocessImage(const Mat& img, Size inputSize, bool pad, const char* what, int filter)
 {
     checkInputImage(img, what);
+    if (filter != RESIZE_AREA_OR_LINEAR && filter != RESIZE_ANTIALIASED_BILINEAR)
+        CV_Error(Error::StsBadArg, format("SemanticFlow: unknown resize filter %d", filter));
     const int depth = img.depth(), cn = img.channels();
+    const Size content = pad ? Size(inputSize.width - 2 * kBorderPixels, inputSize.height - 2 * kBorderPixels)
+                             : inputSize;
     Mat rgb;
     if (cn == 1)
         cvtColor(img, rgb, COLOR_GRAY2RGB);
@@ -51,10 +57,12 @@ Mat preprocessImage(const Mat& img, Size inputSize, bool pad, const char* what)
         cvtColor(img, rgb, COLOR_BGR2RGB);
     else
         cvtColor(img, rgb, COLOR_BGRA2RGB);
+    // PIL resizes the decoded 8-bit image and rounds; the antialiased path does the same on
+    // 8-bit input, so that it reproduces the authors' pipeline.
+    if (filter == RESIZE_ANTIALIASED_BILINEAR && rgb.size() != content)
+        resizeAntialiased(rgb, rgb, content);
     rgb.convertTo(rgb, CV_32F, depth == CV_8U ? 1.0 / 255.0 : 1.0);
 
-    const Size content = pad ? Size(inputSize.width - 2 * kBorderPixels, inputSize.height - 2 * kBorderPixels)
-                             : inputSize;
     Mat resized;
     if (rgb.size() == content)
         resized = rgb;

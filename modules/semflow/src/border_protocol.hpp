@@ -24,9 +24,11 @@ CV_8U or CV_32F image with 1, 3 or 4 channels, CV_32F values in [0, 1]. */
 CV_EXPORTS void checkInputImage(const Mat& img, const char* what);
 
 /** An image as the graph takes it: checked (checkInputImage), CV_32FC3, RGB, [0, 1], resized to
-inputSize (INTER_AREA when shrinking, INTER_LINEAR otherwise) or, with `pad`, to inputSize
-less 2 * kBorderPixels and zero-padded back to inputSize. */
-CV_EXPORTS Mat preprocessImage(const Mat& img, Size inputSize, bool pad, const char* what);
+inputSize or, with `pad`, to inputSize less 2 * kBorderPixels and zero-padded back to
+inputSize. `filter` is a cv::semflow::ResizeFilter: RESIZE_AREA_OR_LINEAR (INTER_AREA when
+both sides shrink, INTER_LINEAR otherwise) or RESIZE_ANTIALIASED_BILINEAR (resizeAntialiased,
+on the 8-bit or float image before the scaling to [0, 1], like PIL on the decoded image). */
+CV_EXPORTS Mat preprocessImage(const Mat& img, Size inputSize, bool pad, const char* what, int filter = 0);
 
 /** Bilinear upsampling of a CV_32FC1 map with align_corners=True semantics (the corner samples
 coincide), in float: cv::resize uses half-pixel centres and cv::remap fixed-point weights. */

@@ -179,13 +179,13 @@ public:
             std::vector<int> index;  // target of each image of the run, -1 for the source
             if (s3.empty())
             {
-                run.push_back(semflow::detail::preprocessImage(source, inputSize_, pad_, "source"));
+                run.push_back(semflow::detail::preprocessImage(source, inputSize_, pad_, "source", resizeFilter_));
                 index.push_back(-1);
             }
             for (; run.size() < 2 * kMaxBatch && next < targets.size(); next++)
             {
                 run.push_back(semflow::detail::preprocessImage(targets[next], inputSize_, pad_,
-                                                      format("target #%d", (int)next).c_str()));
+                                                      format("target #%d", (int)next).c_str(), resizeFilter_));
                 index.push_back((int)next);
             }
             if (run.size() % 2)
@@ -272,6 +272,15 @@ public:
     float getConsistencyTolerance() const CV_OVERRIDE { return alpha_; }
     Size getInputSize() const CV_OVERRIDE { return inputSize_; }
     bool getPadBorder() const CV_OVERRIDE { return pad_; }
+    void setResizeFilter(int filter) CV_OVERRIDE
+    {
+        if (filter != semflow::RESIZE_AREA_OR_LINEAR && filter != semflow::RESIZE_ANTIALIASED_BILINEAR)
+            CV_Error(Error::StsBadArg,
+                     format("SemanticFlow::setResizeFilter: expected semflow::RESIZE_AREA_OR_LINEAR (0) or "
+                            "semflow::RESIZE_ANTIALIASED_BILINEAR (1), got %d", filter));
+        resizeFilter_ = filter;
+    }
+    int getResizeFilter() const CV_OVERRIDE { return resizeFilter_; }
 
 private:
     static void checkFloatParam(float v, const char* name)
@@ -452,8 +461,8 @@ private:
         for (size_t i = 0; i < sources.size(); i++)
         {
             const bool single = sources.size() == 1;
-            ps.push_back(semflow::detail::preprocessImage(sources[i], inputSize_, pad_, single ? "source" : format("source #%d", (int)i).c_str()));
-            pt.push_back(semflow::detail::preprocessImage(targets[i], inputSize_, pad_, single ? "target" : format("target #%d", (int)i).c_str()));
+            ps.push_back(semflow::detail::preprocessImage(sources[i], inputSize_, pad_, single ? "source" : format("source #%d", (int)i).c_str(), resizeFilter_));
+            pt.push_back(semflow::detail::preprocessImage(targets[i], inputSize_, pad_, single ? "target" : format("target #%d", (int)i).c_str(), resizeFilter_));
         }
         const bool viaFeatures = overridden();
         std::vector<String> names;
@@ -516,6 +525,7 @@ private:
     String modelPath_;  // named in the errors of calc*()
     Size inputSize_;
     bool pad_;
+    int resizeFilter_ = semflow::RESIZE_AREA_OR_LINEAR;
     float betaOverride_, sigmaOverride_;
     int requestedBackend_ = dnn::DNN_BACKEND_OPENCV, requestedTarget_ = dnn::DNN_TARGET_CPU;
     int backend_ = dnn::DNN_BACKEND_OPENCV, target_ = dnn::DNN_TARGET_CPU;

@@ -187,4 +187,96 @@ TEST(Semflow_FlowUtils, in_place_calls_match_out_of_place_ones)
     EXPECT_EQ(cv::norm(mask, expectMask, NORM_INF), 0);
 }
 
+// resizeAntialiased against PIL itself: test_data/semflow/resize/pil_bilinear.yml holds random
+// images and what Pillow's Image.resize(size, BILINEAR) made of them (make_pil_reference.py).
+// Float ("F" mode): PIL keeps its intermediate row pass in float32 where we keep double, so
+// the two differ by float rounding only: bound 1e-6 on values in [0, 1]. 8-bit ("RGB" mode):
+// the same fixed-point arithmetic as PIL, so exactly equal.
+TEST(Semflow_ResizeAntialiased, matches_pil_bilinear)
+{
+    SEMFLOW_REQUIRE_TEST_DATA("resize/pil_bilinear.yml");
+    FileStorage fs(semflowTestData("resize/pil_bilinear.yml"), FileStorage::READ);
+    ASSERT_TRUE(fs.isOpened());
+    const int cases = (int)fs["cases"];
+    ASSERT_GE(cases, 5);
+    for (int k = 0; k < cases; k++)
+    {
+        Mat in8, out8, inf, outf;
+        fs[format("in8_%d", k)] >> in8;
+        fs[format("out8_%d", k)] >> out8;
+        fs[format("inf_%d", k)] >> inf;
+        fs[format("outf_%d", k)] >> outf;
+        ASSERT_EQ(in8.type(), CV_8UC3);
+        ASSERT_EQ(inf.type(), CV_32FC1);
+
+        Mat r8, rf;
+        semflow::resizeAntialiased(in8, r8, out8.size());
+        semflow::resizeAntialiased(inf, rf, outf.size());
+        ASSERT_EQ(r8.type(), CV_8UC3);
+        ASSERT_EQ(r8.size(), out8.size());
+        ASSERT_EQ(rf.type(), CV_32FC1);
+        EXPECT_LE(cv::norm(rf, outf, NORM_INF), 1e-6) << "case " << k;
+
+        EXPECT_EQ(cv::norm(r8, out8, NORM_INF), 0.0) << "case " << k;
+    }
+}
+
+// Hand-computed: a row 0 1 2 3 halved. Scale 2, so the triangle is 2 pixels wide each side:
+// output 0 is centred at 1.0 and weighs input pixels 0, 1, 2 (centres 0.5, 1.5, 2.5) by
+// 1 - |d| / 2 = 0.75, 0.75, 0.25 (sum 1.75): (0 + 0.75 + 0.5) / 1.75 = 5/7; output 1 (centre 3)
+// weighs pixels 1, 2, 3 by 0.25, 0.75, 0.75: (0.25 + 1.5 + 2.25) / 1.75 = 16/7. Each channel on
+// its own, so a 3-channel image gives the same in every channel, and resizing in place works.
+TEST(Semflow_ResizeAntialiased, hand_computed_halving)
+{
+    Mat row = (Mat_<float>(1, 4) << 0, 1, 2, 3);
+    Mat r;
+    semflow::resizeAntialiased(row, r, Size(2, 1));
+    ASSERT_EQ(r.size(), Size(2, 1));
+    EXPECT_NEAR(r.at<float>(0, 0), 5.0 / 7.0, 1e-6);
+    EXPECT_NEAR(r.at<float>(0, 1), 16.0 / 7.0, 1e-6);
+
+    Mat rgb;
+    merge(std::vector<Mat>{row, row * 10, row * 100}, rgb);
+    semflow::resizeAntialiased(rgb, rgb, Size(2, 1));  // in place
+    ASSERT_EQ(rgb.type(), CV_32FC3);
+    ASSERT_EQ(rgb.size(), Size(2, 1));
+    EXPECT_NEAR(rgb.at<Vec3f>(0, 0)[1], 50.0 / 7.0, 1e-5);
+    EXPECT_NEAR(rgb.at<Vec3f>(0, 1)[2], 1600.0 / 7.0, 1e-4);
+
+    // 8-bit: the same weights in 22-bit fixed point (0 30 60 90 -> 150/7 = 21.4, 480/7 = 68.6).
+    Mat row8 = (Mat_<uchar>(1, 4) << 0, 30, 60, 90), r8;
+    semflow::resizeAntialiased(row8, r8, Size(2, 1));
+    EXPECT_EQ((int)r8.at<uchar>(0, 0), 21);
+    EXPECT_EQ((int)r8.at<uchar>(0, 1), 69);
+
+    // The same size is the identity; enlarging a constant keeps it.
+    Mat same;
+    semflow::resizeAntialiased(row, same, row.size());
+    EXPECT_EQ(cv::norm(same, row, NORM_INF), 0.0);
+    Mat big;
+    semflow::resizeAntialiased(Mat(3, 5, CV_32FC1, Scalar(0.25)), big, Size(11, 7));
+    EXPECT_LE(cv::norm(big, Mat(7, 11, CV_32FC1, Scalar(0.25)), NORM_INF), 1e-7);
+}
+
+TEST(Semflow_ResizeAntialiased, bad_input_raises)
+{
+    Mat dst;
+    EXPECT_THROW(semflow::resizeAntialiased(Mat(), dst, Size(2, 2)), cv::Exception);
+    EXPECT_THROW(semflow::resizeAntialiased(Mat(4, 4, CV_16UC1, Scalar(1)), dst, Size(2, 2)), cv::Exception);
+    EXPECT_THROW(semflow::resizeAntialiased(Mat(4, 4, CV_64FC1, Scalar(1)), dst, Size(2, 2)), cv::Exception);
+    EXPECT_THROW(semflow::resizeAntialiased(Mat(4, 4, CV_8UC(5), Scalar(1)), dst, Size(2, 2)), cv::Exception);
+    EXPECT_THROW(semflow::resizeAntialiased(Mat(4, 4, CV_8UC1, Scalar(1)), dst, Size(0, 2)), cv::Exception);
+    EXPECT_THROW(semflow::resizeAntialiased(Mat(4, 4, CV_8UC1, Scalar(1)), dst, Size(2, -1)), cv::Exception);
+    EXPECT_THROW(semflow::resizeAntialiased(Mat(4, 4, CV_8UC1, Scalar(1)), dst, Size(40000, 2)), cv::Exception);
+    EXPECT_THROW(semflow::resizeAntialiased(Mat(4, 4, CV_8UC1, Scalar(1)), dst, Size(20000, 20000)), cv::Exception);
+    try
+    {
+        semflow::resizeAntialiased(Mat(4, 4, CV_16UC1, Scalar(1)), dst, Size(2, 2));
+    }
+    catch (const cv::Exception& e)
+    {
+        EXPECT_NE(std::string(e.what()).find("CV_16UC1"), std::string::npos) << e.what();
+    }
+}
+
 }}  // namespace

@@ -404,6 +404,59 @@ TEST(Semflow_SemanticFlow, one_batch_size_after_another_gives_the_same_flows)
     EXPECT_LE(cv::norm(last, refAB, NORM_INF), 1e-4);
 }
 
+// RESIZE_ANTIALIASED_BILINEAR: each image goes through semflow::resizeAntialiased to the
+// content size (288 = 320 - 2 * 16 with the border protocol). Reference: the default
+// instance on a target resized beforehand with resizeAntialiased (already 288, so it is not
+// resized again); the two flows then agree once each is turned into normalised target
+// coordinates, x_t / (W_t - 1). The default filter on the same target gives another flow.
+TEST(Semflow_SemanticFlow, antialiased_resize_filter_is_resize_antialiased_then_the_network)
+{
+    SEMFLOW_REQUIRE_TEST_DATA("models/semflow_tiny.onnx");
+    const std::string path = semflowTestData("models/semflow_tiny.onnx");
+    RNG rng(7);
+    Mat source(288, 288, CV_8UC3), target(380, 500, CV_8UC3);
+    rng.fill(target, RNG::UNIFORM, 0, 256);
+    GaussianBlur(target, target, Size(0, 0), 2.5);
+    resize(target(Rect(60, 40, 380, 300)), source, source.size(), 0, 0, INTER_AREA);
+
+    Ptr<SemanticFlow> aa = SemanticFlow::create(path), plain = SemanticFlow::create(path);
+    EXPECT_EQ(aa->getResizeFilter(), (int)semflow::RESIZE_AREA_OR_LINEAR);
+    aa->setResizeFilter(semflow::RESIZE_ANTIALIASED_BILINEAR);
+    EXPECT_EQ(aa->getResizeFilter(), (int)semflow::RESIZE_ANTIALIASED_BILINEAR);
+    EXPECT_THROW(aa->setResizeFilter(2), cv::Exception);
+    EXPECT_EQ(aa->getResizeFilter(), (int)semflow::RESIZE_ANTIALIASED_BILINEAR);
+
+    Mat target288;
+    semflow::resizeAntialiased(target, target288, Size(288, 288));
+    Mat flowAA, flowRef, flowDefault;
+    aa->calc(source, target, flowAA);
+    plain->calc(source, target288, flowRef);
+    plain->calc(source, target, flowDefault);
+    ASSERT_EQ(flowAA.size(), source.size());
+    double err = 0, change = 0;
+    for (int y = 0; y < source.rows; y++)
+        for (int x = 0; x < source.cols; x++)
+        {
+            const Point2f a = flowAA.at<Point2f>(y, x), r = flowRef.at<Point2f>(y, x), d = flowDefault.at<Point2f>(y, x);
+            // normalised target coordinates, in pixels of the 500 x 380 target
+            const double ax = a.x + x, ay = a.y + y;
+            const double rx = (r.x + x) * 499.0 / 287.0, ry = (r.y + y) * 379.0 / 287.0;
+            err = std::max(err, std::max(std::abs(ax - rx), std::abs(ay - ry)));
+            change = std::max(change, (double)std::max(std::abs(a.x - d.x), std::abs(a.y - d.y)));
+        }
+    EXPECT_LE(err, 1e-3);
+    EXPECT_GT(change, 1e-2) << "the filter made no difference: a test that cannot fail";
+
+    // calcBatch and calcOneToMany use the same filter.
+    std::vector<Mat> flows;
+    aa->calcBatch(std::vector<Mat>{source}, std::vector<Mat>{target}, flows);
+    ASSERT_EQ(flows.size(), 1u);
+    EXPECT_LE(cv::norm(flows[0], flowAA, NORM_INF), 1e-4);
+    aa->calcOneToMany(source, std::vector<Mat>{target, target}, flows);
+    ASSERT_EQ(flows.size(), 2u);
+    EXPECT_LE(cv::norm(flows[1], flowAA, NORM_INF), 1e-4);
+}
+
 TEST(Semflow_SemanticFlow, batch_larger_than_one_network_run)
 {
     // calcBatch runs the network on at most 8 pairs at a time: 9 pairs take two runs.

@@ -105,6 +105,29 @@ CV_EXPORTS_W void drawFlowMatches(InputArray source, InputArray target, InputArr
                                   OutputArray dst, int step = 32, InputArray mask = noArray(),
                                   int thickness = 1);
 
+/** @brief Antialiased bilinear resize: the filter of PIL's `Image.resize(size, Image.BILINEAR)`,
+which SFNet's authors used to bring images to the network's size.
+
+Separable, horizontal pass first, in double precision. Output pixel i of an axis with scale
+s = in/out is centred on input coordinate c = (i + 0.5) s and weighs the input pixels j
+with |j + 0.5 - c| < f + 0.5 (clipped to the image) by the triangle max(0, 1 - |j + 0.5 - c| / f),
+stretched by f = max(s, 1), weights normalised to sum 1. When shrinking, every input pixel
+thus contributes (cv::INTER_LINEAR samples only two per output pixel; cv::INTER_AREA is a
+box of width s, narrower than this triangle of width 2s). When enlarging it is ordinary
+bilinear interpolation with half-pixel centres (cv::INTER_LINEAR up to rounding).
+
+CV_8U images are computed with PIL's 8-bit arithmetic (22-bit fixed-point weights, an 8-bit
+intermediate image after the horizontal pass, each pass rounded and clipped), so they equal
+PIL's result on "L" and "RGB" images exactly. CV_32F images are computed in double
+precision and equal PIL's "F" mode up to float rounding (PIL keeps its intermediate in
+float).
+@param src CV_8U or CV_32F image with 1 to 4 channels.
+@param dst output at dsize, of src's type; may be src itself.
+@param dsize output size, both sides positive, within the bounds of SemanticFlow::calc().
+@throws cv::Exception on an empty image, another type, a non-positive or too large size.
+*/
+CV_EXPORTS_W void resizeAntialiased(InputArray src, OutputArray dst, Size dsize);
+
 /** @brief Reads a Middlebury `.flo` file, checking it before cv::readOpticalFlow does.
 
 cv::readOpticalFlow returns an empty Mat for most bad files, and in OpenCV 4.6 sizes its

@@ -14,6 +14,18 @@ namespace cv {
 //! @addtogroup semflow
 //! @{
 
+namespace semflow {
+/** How SemanticFlow resizes an image to the network's input size (SemanticFlow::setResizeFilter). */
+enum ResizeFilter
+{
+    /** cv::INTER_AREA when both sides shrink, cv::INTER_LINEAR otherwise (the default). */
+    RESIZE_AREA_OR_LINEAR = 0,
+    /** cv::semflow::resizeAntialiased: PIL's antialiased bilinear filter, as in SFNet's
+        authors' evaluation code. */
+    RESIZE_ANTIALIASED_BILINEAR = 1
+};
+}  // namespace semflow
+
 /** @brief Dense semantic flow (SFNet) between two images of the same object category.
 
 A cv::DenseOpticalFlow whose flow field matches *semantically* corresponding pixels of two
@@ -34,8 +46,8 @@ raises cv::Exception naming what was received. The network itself sees RGB.
 
 **Preprocessing and the border protocol** (SFNet's own evaluation protocol). Let the model
 input size be (W, H) = inputSize and the feature grid (Wg, Hg) = (W/16, H/16).
-- `padBorder = true`: each image is resized to (W-32, H-32) (cv::INTER_AREA when shrinking,
-  cv::INTER_LINEAR otherwise) and zero-padded by 16 pixels on every side. The outermost ring
+- `padBorder = true`: each image is resized to (W-32, H-32) (by default cv::INTER_AREA when
+  shrinking, cv::INTER_LINEAR otherwise; see setResizeFilter()) and zero-padded by 16 pixels on every side. The outermost ring
   of cells of the output grid (which sees the padding) is dropped, the remaining
   (Wg-2, Hg-2) grid is scaled by (Wg/(Wg-2), Hg/(Hg-2)) so that it spans the unpadded area,
   upsampled bilinearly (align_corners=True) to the source image size, and converted to target
@@ -180,6 +192,15 @@ public:
     CV_WRAP virtual Size getInputSize() const = 0;
     /** @brief Whether SFNet's border protocol is applied. */
     CV_WRAP virtual bool getPadBorder() const = 0;
+
+    /** @brief Chooses how images are resized to the network's input size: a
+    cv::semflow::ResizeFilter. Default: semflow::RESIZE_AREA_OR_LINEAR.
+    semflow::RESIZE_ANTIALIASED_BILINEAR reproduces the resize of SFNet's authors' evaluation
+    code (PIL's bilinear filter); doc/evaluation.md gives its measured effect. Raises
+    cv::Exception for any other value. */
+    CV_WRAP virtual void setResizeFilter(int filter) = 0;
+    /** @brief The resize filter in effect (a cv::semflow::ResizeFilter). */
+    CV_WRAP virtual int getResizeFilter() const = 0;
 };
 
 //! @}

@@ -176,6 +176,25 @@ class semflow_flow_utils_test(SemflowTestCase):
             self.assertRaisesMessage("does not start with the .flo tag 'PIEH'", cv.semflow.readFlow, path)
 
 
+    def test_resize_antialiased_matches_pil(self):
+        try:
+            from PIL import Image
+        except ImportError:
+            self.skipTest("Pillow is not installed (scripts/build_opencv.sh installs it)")
+        rng = np.random.default_rng(3)
+        for (w, h), (ow, oh) in [((53, 41), (17, 29)), ((20, 30), (61, 7)), ((320, 240), (20, 15))]:
+            f = rng.random((h, w), dtype=np.float32)
+            ref = np.asarray(Image.fromarray(f, "F").resize((ow, oh), Image.BILINEAR))
+            out = cv.semflow.resizeAntialiased(f, (ow, oh))
+            self.assertEqual(out.shape, (oh, ow))
+            self.assertLessEqual(float(np.abs(out - ref).max()), 1e-6)
+            img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+            ref8 = np.asarray(Image.fromarray(img, "RGB").resize((ow, oh), Image.BILINEAR)).astype(int)
+            out8 = cv.semflow.resizeAntialiased(img, (ow, oh)).astype(int)
+            np.testing.assert_array_equal(out8, ref8)  # PIL's own 8-bit fixed-point arithmetic
+        self.assertRaisesMessage("the output size must be positive", cv.semflow.resizeAntialiased,
+                                 np.zeros((4, 4), np.uint8), (0, 3))
+
 class semflow_semantic_flow_test(SemflowTestCase):
     def test_create_and_settings(self):
         sf = cv.SemanticFlow.create(self.model())
@@ -194,6 +213,10 @@ class semflow_semantic_flow_test(SemflowTestCase):
         self.assertTrue(sf.getStrictBackend())
         sf.setConsistencyTolerance(0.1)
         self.assertAlmostEqual(sf.getConsistencyTolerance(), 0.1, places=6)
+        self.assertEqual(sf.getResizeFilter(), cv.semflow.RESIZE_AREA_OR_LINEAR)
+        sf.setResizeFilter(cv.semflow.RESIZE_ANTIALIASED_BILINEAR)
+        self.assertEqual(sf.getResizeFilter(), cv.semflow.RESIZE_ANTIALIASED_BILINEAR)
+        self.assertRaisesMessage("expected semflow::RESIZE_AREA_OR_LINEAR (0)", sf.setResizeFilter, 7)
 
     def test_calc_variants_agree(self):
         src, tgt = self.demo_pair()
