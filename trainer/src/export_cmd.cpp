@@ -25,7 +25,10 @@ const char* const kUsage =
     "\n"
     "  --checkpoint PATH   a checkpoint written by `sfnet train` or `sfnet import`\n"
     "  --output PATH       the ONNX file to write (written atomically)\n"
-    "  --fold-bn           fold BatchNorm into the convolutions (smaller, faster graph)\n"
+    "  --keep-bn           keep BatchNormalization nodes (default: fold every BatchNorm into\n"
+    "                      its convolution, which OpenCV loads with one copy of the weights\n"
+    "                      and fuses correctly after a batch-size change; doc/benchmarks.md)\n"
+    "  --fold-bn           fold (the default; accepted for scripts that spell it out)\n"
     "  --beta B            kernel soft argmax temperature (default: the checkpoint's, 50);\n"
     "                      <= 0 exports the hard argmax\n"
     "  --sigma S           Gaussian window width in feature cells (default: the checkpoint's, 5)\n"
@@ -40,7 +43,7 @@ const char* const kUsage =
 int cmdExport(int argc, char** argv)
 {
     std::string checkpoint, output, backbone;
-    bool foldBn = false, randomInit = false, haveBeta = false, haveSigma = false;
+    bool foldBn = true, randomInit = false, haveBeta = false, haveSigma = false;
     double beta = 0, sigma = 0;
     int64_t seed = 0;
     try
@@ -60,6 +63,8 @@ int cmdExport(int argc, char** argv)
                 output = value();
             else if (a == "--fold-bn")
                 foldBn = true;
+            else if (a == "--keep-bn")
+                foldBn = false;
             else if (a == "--beta")
                 beta = parseDouble(a, value()), haveBeta = true;
             else if (a == "--sigma")

@@ -378,7 +378,8 @@ TEST(SfnetExportCommand, writesACheckedFileFromACheckpoint)
     SFNet model = randomModel("tiny", 5, 30, 4);
     const std::string ckpt = tempPath("export.pt"), onnxPath = tempPath("export.onnx");
     saveModel(model, ckpt);
-    ASSERT_EQ(runExport({"--checkpoint", ckpt, "--output", onnxPath, "--sigma", "2"}), 0);
+    // --keep-bn: the convolution weights stay the checkpoint's own (folding rescales them).
+    ASSERT_EQ(runExport({"--checkpoint", ckpt, "--output", onnxPath, "--sigma", "2", "--keep-bn"}), 0);
     const onnx::ModelProto m = readModel(onnxPath);
     EXPECT_NO_THROW(onnx::checker::check_model(m));
     auto meta = metadata(m);
@@ -399,6 +400,31 @@ TEST(SfnetExportCommand, writesACheckedFileFromACheckpoint)
     EXPECT_TRUE(found);
     std::remove(ckpt.c_str());
     std::remove(onnxPath.c_str());
+}
+
+// The command folds BatchNorm by default (the graph both OpenCVs load best); --keep-bn keeps
+// one BatchNormalization node per BatchNorm2d module (plus the input normalisation's).
+TEST(SfnetExportCommand, foldsBatchNormByDefaultAndKeepsItOnRequest)
+{
+    SFNet model = randomModel("tiny", 6, 30, 4);
+    int bnModules = 0;
+    for (auto& mod : model->modules(false))
+        bnModules += mod->as<torch::nn::BatchNorm2d>() != nullptr;
+    ASSERT_GT(bnModules, 0);
+    const std::string ckpt = tempPath("fold.pt"), folded = tempPath("fold.onnx"), kept = tempPath("keep.onnx");
+    saveModel(model, ckpt);
+    ASSERT_EQ(runExport({"--checkpoint", ckpt, "--output", folded}), 0);
+    ASSERT_EQ(runExport({"--checkpoint", ckpt, "--output", kept, "--keep-bn"}), 0);
+    auto countBn = [](const onnx::ModelProto& m) {
+        int n = 0;
+        for (const auto& node : m.graph().node())
+            n += node.op_type() == "BatchNormalization";
+        return n;
+    };
+    EXPECT_EQ(countBn(readModel(folded)), 1);
+    EXPECT_EQ(countBn(readModel(kept)), bnModules + 1);
+    for (const std::string& p : {ckpt, folded, kept})
+        std::remove(p.c_str());
 }
 
 TEST(SfnetExportCommand, randomInitIsSeeded)

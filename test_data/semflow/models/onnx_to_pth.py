@@ -33,7 +33,7 @@ def main():
             if init.name.startswith(prefix):
                 target[init.name[len(prefix):]] = torch.from_numpy(numpy_helper.to_array(init).copy())
     if not any(k.endswith(".bn1.weight") for k in backbone):
-        sys.exit("%s: no backbone BatchNorm initializers; export it without --fold-bn" % sys.argv[1])
+        sys.exit("%s: no backbone BatchNorm initializers; export it with --keep-bn" % sys.argv[1])
     if not adaptation["state_dict1"] or not adaptation["state_dict2"]:
         sys.exit("%s: no adaptation-layer initializers" % sys.argv[1])
     torch.save(backbone, sys.argv[2])
