@@ -24,6 +24,12 @@
 //       PREFIX_grid_t2s.flo
 //   --conv gemm (calc, one-to-many, profile): every convolution lowered to im2col + one
 //       cblas_sgemm (gemm_conv_layer.hpp), an experiment beside OpenCV's own (--conv opencv)
+//   bench_sfnet_pair int8 MODEL SRC TGT --calib IMG[,IMG...] [--runs 3]
+//       OpenCV's own post-training quantization, cv::dnn::Net::quantize (per-channel int8
+//       weights, scales from the calibration images, which go in as pairs: image i as source
+//       beside image i+1 as target), timed against the FP32 network on the pair in the same
+//       process, with the grids' difference; layers OpenCV cannot quantize (the semflow
+//       layers) stay FP32 behind Dequantize nodes
 //   bench_sfnet_pair sgemm [--runs 5]
 //       cblas_sgemm on the GEMM shapes of the pair's convolutions (im2col), the ceiling beside
 //       the profile
@@ -429,6 +435,108 @@ int sgemm(const Options& o)
 
 }  // namespace
 
+// Times one network forward (set-up run first) and returns the two grids of the last run.
+std::vector<double> timeForward(cv::dnn::Net& net, const cv::Mat& bs, const cv::Mat& bt, int runs,
+                                std::vector<cv::Mat>& grids,
+                                const std::vector<cv::String>& outs = {"grid_s2t", "grid_t2s"})
+{
+    std::vector<double> t;
+    for (int r = 0; r <= runs; r++)
+    {
+        net.setInput(bs, "source");
+        net.setInput(bt, "target");
+        const double t0 = now();
+        net.forward(grids, outs);
+        if (r > 0)
+            t.push_back(now() - t0);
+    }
+    for (cv::Mat& g : grids)
+        g = g.clone();
+    return t;
+}
+
+int int8(const Options& o)
+{
+    const std::string model = o.at(0, "MODEL");
+    const cv::Mat bs = networkInput(readImage(o.at(1, "SRC"))), bt = networkInput(readImage(o.at(2, "TGT")));
+    const int runs = o.getInt("runs", 3);
+    std::vector<std::string> calibFiles;
+    {
+        std::stringstream ss(o.get("calib", ""));
+        std::string f;
+        while (std::getline(ss, f, ','))
+            if (!f.empty())
+                calibFiles.push_back(f);
+    }
+    if (calibFiles.size() < 2)
+        throw std::runtime_error("--calib needs at least two images (comma-separated)");
+    std::vector<cv::Mat> cs, ct;
+    for (size_t i = 0; i < calibFiles.size(); i++)
+    {
+        cs.push_back(networkInput(readImage(calibFiles[i])));
+        ct.push_back(networkInput(readImage(calibFiles[(i + 1) % calibFiles.size()])));
+    }
+    auto stack = [](const std::vector<cv::Mat>& blobs) {
+        cv::Mat out;
+        std::vector<cv::Mat> rows;
+        for (const cv::Mat& b : blobs)
+            rows.push_back(b.reshape(1, 1));
+        cv::vconcat(rows, out);
+        const int sz[4] = {(int)blobs.size(), blobs[0].size[1], blobs[0].size[2], blobs[0].size[3]};
+        return out.reshape(1, 4, sz).clone();
+    };
+    const cv::Mat calibS = stack(cs), calibT = stack(ct);
+
+    cv::semflow::registerLayers();
+    double t0 = now();
+    cv::dnn::Net net = cv::dnn::readNetFromONNX(model);
+    const double loadS = now() - t0;
+    std::vector<cv::Mat> ref, got;
+    const std::vector<double> fp32 = timeForward(net, bs, bt, runs, ref);
+    t0 = now();
+    cv::dnn::Net qnet = net.quantize(std::vector<cv::Mat>{calibS, calibT}, CV_32F, CV_32F);
+    const double quantS = now() - t0;
+    const double rssBoth = rssMB();
+    net = cv::dnn::Net();  // only the int8 network from here on
+    // A quantized network keeps layer names only ("onnx_node!grid_s2t"), not the ONNX output
+    // names, which resolve to another blob there.
+    const std::vector<double> q = timeForward(qnet, bs, bt, runs, got, {"onnx_node!grid_s2t", "onnx_node!grid_t2s"});
+    int int8Layers = 0;
+    for (const cv::String& name : qnet.getLayerNames())
+    {
+        const cv::Ptr<cv::dnn::Layer> l = qnet.getLayer(qnet.getLayerId(name));
+        int8Layers += l->type.find("Int8") != std::string::npos;
+        if (std::getenv("SEMFLOW_BENCH_LIST_LAYERS"))
+            std::fprintf(stderr, "%s %s\n", l->type.c_str(), name.c_str());
+    }
+    double maxDiff = 0, sumDiff = 0;
+    size_t n = 0;
+    for (size_t k = 0; k < 2; k++)
+    {
+        if (got[k].type() != ref[k].type() || got[k].total() != ref[k].total())
+            throw std::runtime_error("the int8 network's " + std::string(k ? "grid_t2s" : "grid_s2t") + " is " +
+                                     cv::typeToString(got[k].type()) + " of " + std::to_string(got[k].total()) +
+                                     " elements, the FP32 one's " + cv::typeToString(ref[k].type()) + " of " +
+                                     std::to_string(ref[k].total()));
+        cv::Mat d;
+        cv::absdiff(ref[k].reshape(1, 1), got[k].reshape(1, 1), d);
+        double mx = 0;
+        cv::minMaxLoc(d, nullptr, &mx);
+        maxDiff = std::max(maxDiff, mx);
+        sumDiff += cv::sum(d)[0];
+        n += d.total();
+    }
+    const double minFp32 = *std::min_element(fp32.begin(), fp32.end());
+    const double minInt8 = *std::min_element(q.begin(), q.end());
+    std::printf("{\"int8\": \"%s\", \"opencv\": \"%s\", \"calib_images\": %zu, \"load_s\": %.3f, \"quantize_s\": %.3f, "
+                "\"fp32_forward_s\": %s, \"int8_forward_s\": %s, \"int8_over_fp32\": %.3f, \"int8_layers\": %d, "
+                "\"grid_max_abs_diff\": %.3g, \"grid_mean_abs_diff\": %.3g, \"grid_max_diff_px320\": %.3g, "
+                "\"rss_fp32_and_int8_mb\": %.1f, \"rss_int8_only_mb\": %.1f, \"peak_rss_mb\": %.1f}\n",
+                model.c_str(), CV_VERSION, calibFiles.size(), loadS, quantS, jsonList(fp32).c_str(), jsonList(q).c_str(),
+                minInt8 / minFp32, int8Layers, maxDiff, sumDiff / n, maxDiff * 319.0 / 2.0, rssBoth, rssMB(), peakRssMB());
+    return 0;
+}
+
 int main(int argc, char** argv)
 {
     cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_ERROR);  // importer chatter
@@ -438,6 +546,7 @@ int main(int argc, char** argv)
         "       bench_sfnet_pair one-to-many MODEL SRC [--targets 8] [--runs 3]\n"
         "       bench_sfnet_pair load MODEL --how create|read|read-fast|path|buffer[,...]\n"
         "       bench_sfnet_pair profile MODEL SRC TGT [--runs 3] [--save PREFIX]\n"
+        "       bench_sfnet_pair int8 MODEL SRC TGT --calib IMG[,IMG...] [--runs 3]\n"
         "       bench_sfnet_pair sgemm [--runs 5]\n"
         "  --conv gemm (calc, one-to-many, profile): convolutions as im2col + cblas_sgemm (an experiment)\n";
     if (argc < 2)
@@ -461,6 +570,8 @@ int main(int argc, char** argv)
             return profile(o);
         if (cmd == "sgemm")
             return sgemm(o);
+        if (cmd == "int8")
+            return int8(o);
         std::fprintf(stderr, "unknown command '%s'\n%s", cmd.c_str(), usage.c_str());
         return 2;
     }

@@ -68,6 +68,18 @@ dnn::MatShape correlationShape(const dnn::MatShape& s, const dnn::MatShape& t)
     return dnn::MatShape{s[0], t[2] * t[3], s[2], s[3]};
 }
 
+// The output blob the network allocated for a layer must be CV_32F: the kernels write floats.
+// (cv::dnn::Net::quantize() keeps these layers FP32 and gives them float blobs; this guards
+// against any network that would not, instead of writing through a float pointer.)
+void checkOutputBlob(const Mat& m, const char* op)
+{
+    if (m.type() != CV_32F)
+        CV_Error(Error::StsUnsupportedFormat,
+                 cv::format("semflow %s: the network gave this layer a %s output blob; the semflow "
+                            "layers compute in FP32 only (a cv::dnn::Net::quantize()d network is not "
+                            "supported)", op, typeToString(m.type()).c_str()));
+}
+
 void checkNonEmpty(const Mat& m, const char* op, const char* what)
 {
     if (m.empty() || m.total() == 0)
@@ -177,6 +189,7 @@ public:
         checkNonEmpty(inputs[0], "Correlation", "source features");
         checkNonEmpty(inputs[1], "Correlation", "target features");
         checkCorrelationShapes(blobShape(inputs[0]), blobShape(inputs[1]));
+        checkOutputBlob(outputs[0], "Correlation");
         detail::correlationForward(inputs[0], inputs[1], outputs[0], normalize_, relu_);
     }
 
@@ -262,6 +275,7 @@ public:
             inputs.push_back(b);
         CV_Assert(!inputs.empty() && outputs.size() == 1);
         checkNonEmpty(inputs[0], "KernelSoftArgmax", "correlation");
+        checkOutputBlob(outputs[0], "KernelSoftArgmax");
         dnn::MatShape carrier;
         if (inputs.size() > 1)
             carrier = blobShape(inputs[1]);

@@ -419,6 +419,33 @@ TEST(Semflow_Layers, register_is_idempotent_and_thread_safe)
     EXPECT_FALSE(dnn::LayerFactory::createLayerInstance(lp.type, lp).empty());
 }
 
+// The layers compute in FP32: an output blob of another type (what an int8 network could hand
+// them) is refused with a message instead of being written through a float pointer.
+TEST(Semflow_Layers, a_non_float_output_blob_is_refused)
+{
+    semflow::registerLayers();
+    RNG rng(5);
+    dnn::LayerParams lp;
+    lp.name = "corr";
+    lp.type = "org.opencv.semflow.Correlation";
+    Ptr<dnn::Layer> corr = dnn::LayerFactory::createLayerInstance(lp.type, lp);
+    ASSERT_FALSE(corr.empty());
+    std::vector<Mat> in = {randomBlob({1, 4, 3, 3}, rng), randomBlob({1, 4, 3, 3}, rng)};
+    const int outShape[4] = {1, 9, 3, 3};
+    std::vector<Mat> out = {Mat(4, outShape, CV_8S, Scalar(0))}, internals;
+    SEMFLOW_EXPECT_THROW_MSG(corr->forward(in, out, internals), "CV_8SC1 output blob");
+    out[0] = Mat(4, outShape, CV_32F, Scalar(0));
+    EXPECT_NO_THROW(corr->forward(in, out, internals));
+
+    lp.name = "ksa";
+    lp.type = "org.opencv.semflow.KernelSoftArgmax";
+    Ptr<dnn::Layer> ksa = dnn::LayerFactory::createLayerInstance(lp.type, lp);
+    const int gridShape[4] = {1, 2, 3, 3};
+    std::vector<Mat> g = {Mat(4, gridShape, CV_8S, Scalar(0))};
+    std::vector<Mat> ksaIn = {out[0], in[1]};
+    SEMFLOW_EXPECT_THROW_MSG(ksa->forward(ksaIn, g, internals), "compute in FP32 only");
+}
+
 // A cv::dnn::Net built by hand: source, target -> Correlation -> KernelSoftArgmax(corr, target).
 dnn::Net makeNet(float beta, float sigma)
 {
