@@ -125,6 +125,7 @@ void resample8u(const Mat& src, Mat& dst, const AxisWeights& a, bool horizontal)
 }  // namespace
 
 void resizeAntialiased(InputArray _src, OutputArray _dst, Size dsize)
+try
 {
     const Mat src = _src.getMat();
     if (src.empty())
@@ -143,6 +144,13 @@ void resizeAntialiased(InputArray _src, OutputArray _dst, Size dsize)
         CV_Error(Error::StsBadArg,
                  format("resizeAntialiased: the output size %dx%d is larger than the limit (%d per side, %lld pixels)",
                         dsize.width, dsize.height, semflow::detail::kMaxImageSide,
+                        (long long)semflow::detail::kMaxImagePixels));
+    // The horizontal pass's result (input rows x output columns) is bounded like an image.
+    if ((double)src.rows * dsize.width > (double)semflow::detail::kMaxImagePixels)
+        CV_Error(Error::StsBadArg,
+                 format("resizeAntialiased: resizing %dx%d to %dx%d needs an intermediate image of %d x %d "
+                        "pixels, more than the limit of %lld",
+                        src.cols, src.rows, dsize.width, dsize.height, src.rows, dsize.width,
                         (long long)semflow::detail::kMaxImagePixels));
 
     const AxisWeights ax = triangleAxis(src.cols, dsize.width);
@@ -190,6 +198,7 @@ void resizeAntialiased(InputArray _src, OutputArray _dst, Size dsize)
             out[i] = (float)acc[(size_t)i];
     }
 }
+SEMFLOW_CATCH_STD("semflow::resizeAntialiased", std::string())
 
 }  // namespace semflow
 }  // namespace cv

@@ -269,6 +269,9 @@ TEST(Semflow_ResizeAntialiased, bad_input_raises)
     EXPECT_THROW(semflow::resizeAntialiased(Mat(4, 4, CV_8UC1, Scalar(1)), dst, Size(2, -1)), cv::Exception);
     EXPECT_THROW(semflow::resizeAntialiased(Mat(4, 4, CV_8UC1, Scalar(1)), dst, Size(40000, 2)), cv::Exception);
     EXPECT_THROW(semflow::resizeAntialiased(Mat(4, 4, CV_8UC1, Scalar(1)), dst, Size(20000, 20000)), cv::Exception);
+    // Within the bounds at both ends, but the horizontal pass would be 30000 x 30000 pixels.
+    SEMFLOW_EXPECT_THROW_MSG(semflow::resizeAntialiased(Mat(30000, 2, CV_8UC1, Scalar(1)), dst, Size(30000, 2)),
+                             "needs an intermediate image of 30000 x 30000");
     try
     {
         semflow::resizeAntialiased(Mat(4, 4, CV_16UC1, Scalar(1)), dst, Size(2, 2));
