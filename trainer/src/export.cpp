@@ -145,7 +145,7 @@ std::string formatNumber(double v)
 class GraphBuilder
 {
 public:
-    GraphBuilder(onnx::GraphProto* graph, bool foldBn) : g_(graph), fold_(foldBn) {}
+    GraphBuilder(onnx::GraphProto* graph, bool foldBn, bool fp16 = false) : g_(graph), fold_(foldBn), fp16_(fp16) {}
 
     std::string initializer(const std::string& name, const torch::Tensor& value)
     {
@@ -153,6 +153,25 @@ public:
         if (!torch::isfinite(t).all().item<bool>())
             throw std::runtime_error("cannot export: '" + name +
                                      "' holds NaN or Inf values (a diverged training run?)");
+        if (fp16_)
+        {
+            // FP16 storage: the initializer "<name>.fp16" and a Cast to FLOAT named <name>, so
+            // that the graph stays well typed (every consumer still sees a float tensor).
+            const double maxAbs = t.numel() ? t.abs().max().item<double>() : 0.0;
+            if (maxAbs > 65504.0)
+                throw std::runtime_error("cannot export with --fp16: '" + name + "' holds " + formatNumber(maxAbs) +
+                                         ", beyond FP16's largest finite value 65504");
+            const torch::Tensor h = t.to(torch::kHalf).contiguous();
+            onnx::TensorProto* p = g_->add_initializer();
+            p->set_name(name + ".fp16");
+            p->set_data_type(onnx::TensorProto::FLOAT16);
+            for (int64_t d : h.sizes())
+                p->add_dims(d);
+            p->set_raw_data(std::string(static_cast<const char*>(h.data_ptr()),
+                                        static_cast<size_t>(h.numel()) * sizeof(uint16_t)));
+            attr(node("Cast", {name + ".fp16"}, {name}), "to", static_cast<int64_t>(onnx::TensorProto::FLOAT));
+            return name;
+        }
         onnx::TensorProto* p = g_->add_initializer();
         p->set_name(name);
         p->set_data_type(onnx::TensorProto::FLOAT);
@@ -387,6 +406,7 @@ private:
 
     onnx::GraphProto* g_;
     bool fold_;
+    bool fp16_;
     bool haveRelu6Shift_ = false;
 };
 }  // namespace
@@ -429,6 +449,8 @@ onnx::ModelProto buildOnnxModel(SFNet& model, const ExportOptions& options)
     meta("semflow.train_width", std::to_string(cfg.trainWidth));
     meta("semflow.feature_stride", "16");
     meta("semflow.trainer_version", SEMFLOW_VERSION);
+    if (options.fp16Weights)
+        meta("semflow.weights", "float16");
 
     onnx::GraphProto* g = m.mutable_graph();
     g->set_name("sfnet_" + cfg.backbone);
@@ -439,7 +461,7 @@ onnx::ModelProto buildOnnxModel(SFNet& model, const ExportOptions& options)
     g->mutable_input(1)->set_name("target");
     g->mutable_input(1)->set_doc_string("target images, RGB in [0,1], same size as source");
 
-    GraphBuilder b(g, options.foldBatchNorm);
+    GraphBuilder b(g, options.foldBatchNorm, options.fp16Weights);
 
     // Both images through the backbone as one batch of 2N.
     GraphBuilder::attr(b.node("Concat", {"source", "target"}, {"images"}), "axis",

@@ -23,6 +23,9 @@ struct ExportOptions
     /// Fold every BatchNorm into the preceding convolution (smaller, faster graph);
     /// otherwise BatchNormalization nodes are kept.
     bool foldBatchNorm = false;
+    /// Store every weight as FP16 (half the file) behind a Cast to FLOAT; metadata
+    /// semflow.weights = float16. OpenCV 4.14 loads such graphs, 4.6 does not.
+    bool fp16Weights = false;
 };
 
 /** @brief Registers the schemas of org.opencv.semflow (Correlation, KernelSoftArgmax,

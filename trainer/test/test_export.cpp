@@ -157,6 +157,59 @@ TEST(SfnetExport, graphFollowsTheContract)
     EXPECT_EQ(foldedBn, 1) << "only the input normalisation stays a BatchNormalization";
 }
 
+// --fp16: every float initializer becomes "<name>.fp16" (FLOAT16, the weights rounded to
+// half as LibTorch rounds them) behind a Cast named <name>, so that the checker (run by
+// buildOnnxModel) still sees a well-typed graph; the file is about half the size.
+TEST(SfnetExport, fp16WeightsHalveTheFileBehindCastNodes)
+{
+    SFNet model = randomModel("tiny", 9, 0, 3);
+    ExportOptions o32{true}, o16{true, true};
+    const onnx::ModelProto m32 = buildOnnxModel(model, o32), m16 = buildOnnxModel(model, o16);
+    std::map<std::string, const onnx::TensorProto*> half;
+    for (const auto& init : m16.graph().initializer())
+        if (init.data_type() == onnx::TensorProto::FLOAT16)
+            half[init.name()] = &init;
+    int floats = 0;
+    for (const auto& init : m32.graph().initializer())
+    {
+        if (init.data_type() != onnx::TensorProto::FLOAT)
+            continue;
+        ++floats;
+        ASSERT_TRUE(half.count(init.name() + ".fp16")) << init.name();
+        const onnx::TensorProto& h = *half[init.name() + ".fp16"];
+        ASSERT_EQ(h.raw_data().size() * 2, init.raw_data().size()) << init.name();
+        const torch::Tensor f = torch::from_blob(const_cast<char*>(init.raw_data().data()),
+                                                 {int64_t(init.raw_data().size() / 4)}, torch::kFloat);
+        const torch::Tensor expect = f.to(torch::kHalf).contiguous();
+        EXPECT_EQ(std::memcmp(expect.data_ptr(), h.raw_data().data(), h.raw_data().size()), 0) << init.name();
+    }
+    EXPECT_EQ(int(half.size()), floats);
+    int casts = 0;
+    for (const auto& n : m16.graph().node())
+        casts += n.op_type() == "Cast";
+    EXPECT_EQ(casts, floats);
+    EXPECT_EQ(metadata(m16)["semflow.weights"], "float16");
+    EXPECT_EQ(metadata(m32).count("semflow.weights"), 0u);
+    const double ratio = double(m16.ByteSizeLong()) / double(m32.ByteSizeLong());
+    EXPECT_GT(ratio, 0.45);
+    EXPECT_LT(ratio, 0.55);
+
+    // Beyond FP16's range: refused, naming the tensor.
+    {
+        torch::NoGradGuard g;
+        model->named_parameters()["adap_layer_feat4.conv2.0.weight"].mul_(0).add_(1e6);
+    }
+    try
+    {
+        buildOnnxModel(model, o16);
+        ADD_FAILURE() << "a weight of 1e6 was exported as FP16";
+    }
+    catch (const std::runtime_error& e)
+    {
+        EXPECT_NE(std::string(e.what()).find("beyond FP16's largest finite value"), std::string::npos) << e.what();
+    }
+}
+
 TEST(SfnetExport, shapeInferenceAgreesWithTheDeclaredOutputs)
 {
     SFNet model = randomModel("tiny", 2);
@@ -423,6 +476,11 @@ TEST(SfnetExportCommand, foldsBatchNormByDefaultAndKeepsItOnRequest)
     };
     EXPECT_EQ(countBn(readModel(folded)), 1);
     EXPECT_EQ(countBn(readModel(kept)), bnModules + 1);
+    // --fp16 on the command line: the metadata says so (the graph itself: fp16Weights test).
+    const std::string half = tempPath("half.onnx");
+    ASSERT_EQ(runExport({"--checkpoint", ckpt, "--output", half, "--fp16"}), 0);
+    EXPECT_EQ(metadata(readModel(half))["semflow.weights"], "float16");
+    std::remove(half.c_str());
     for (const std::string& p : {ckpt, folded, kept})
         std::remove(p.c_str());
 }

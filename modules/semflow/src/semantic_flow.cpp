@@ -298,6 +298,7 @@ private:
                                               path.c_str()));
         const int64 size =
             semflow::detail::checkInputFile(path, "SemanticFlow", "model file", semflow::detail::kMaxModelBytes);
+        semflow::OnnxModelInfo info;
         {
             std::ifstream file(path, std::ios::binary);
             if (!file)
@@ -319,7 +320,6 @@ private:
             // importer dereferences a node input that no earlier node produces (a crash that
             // fuzz_onnx_model found), so such graphs are refused here with a clear error. The
             // bytes are released before the import, so they do not add to its peak memory.
-            semflow::OnnxModelInfo info;
             std::string why;
             if (!semflow::readOnnxModelInfo((const unsigned char*)bytes.data(), bytes.size(), info, why))
                 CV_Error(Error::StsParseError,
@@ -333,6 +333,14 @@ private:
         }
         catch (const cv::Exception& e)
         {
+            const auto w = info.metadata.find("semflow.weights");
+            if (w != info.metadata.end() && w->second == "float16")
+                CV_Error(Error::StsNotImplemented,
+                         format("SemanticFlow: '%s' stores its weights as FP16 (sfnet export --fp16), which the "
+                                "ONNX importer of OpenCV %s cannot load (4.6 rejects FLOAT16 initializers or the Cast "
+                                "of a constant weight; OpenCV 4.14 loads them); export the model without --fp16. "
+                                "The importer said: %s",
+                                path.c_str(), CV_VERSION, e.what()));
             CV_Error(Error::StsParseError,
                      format("SemanticFlow: '%s' is not a readable ONNX model for this OpenCV: OpenCV's ONNX "
                             "importer rejected it (a truncated or damaged file, another format, or an "

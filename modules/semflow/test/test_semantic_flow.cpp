@@ -457,6 +457,42 @@ TEST(Semflow_SemanticFlow, antialiased_resize_filter_is_resize_antialiased_then_
     EXPECT_LE(cv::norm(flows[1], flowAA, NORM_INF), 1e-4);
 }
 
+// `sfnet export --fp16`: the bundled tiny model's own weights stored as FP16 behind Cast
+// nodes (test_data/semflow/models/README.md). OpenCV 4.6's importer cannot fold those Casts
+// and SemanticFlow says so; OpenCV 4.14 loads the model, and its flows are those of the FP32
+// model up to the weights' rounding (measured in-tree on 4.14: 0.034 px at most; bound 0.05).
+TEST(Semflow_SemanticFlow, fp16_weights_load_on_new_opencv_and_are_refused_clearly_on_old)
+{
+    SEMFLOW_REQUIRE_TEST_DATA("models/semflow_tiny_fp16.onnx");
+    SEMFLOW_REQUIRE_TEST_DATA("models/semflow_tiny.onnx");
+    const std::string path16 = semflowTestData("models/semflow_tiny_fp16.onnx");
+    const int version = CV_VERSION_MAJOR * 100 + CV_VERSION_MINOR;
+    Ptr<SemanticFlow> sf16;
+    try
+    {
+        sf16 = SemanticFlow::create(path16);
+    }
+    catch (const cv::Exception& e)
+    {
+        EXPECT_NE(std::string(e.what()).find("stores its weights as FP16"), std::string::npos) << e.what();
+        EXPECT_LT(version, 414) << "OpenCV 4.14 imports FP16 weights behind Cast: " << e.what();
+        return;
+    }
+    EXPECT_GE(version, 407) << "OpenCV 4.6 was measured to refuse this model";
+    RNG rng(13);
+    Mat a(256, 320, CV_8UC3), b(288, 272, CV_8UC3);
+    rng.fill(a, RNG::UNIFORM, 0, 256);
+    GaussianBlur(a, a, Size(0, 0), 3);
+    resize(a(Rect(20, 10, 272, 230)), b, b.size());
+    Mat f32, f16;
+    SemanticFlow::create(semflowTestData("models/semflow_tiny.onnx"))->calc(a, b, f32);
+    sf16->calc(a, b, f16);
+    ASSERT_GT(cv::norm(f32, NORM_INF), 1.0) << "a zero flow proves nothing";
+    const double diff = cv::norm(f32, f16, NORM_INF);
+    std::cout << "[ fp16     ] max |flow(FP16 weights) - flow(FP32)| = " << diff << " px\n";
+    EXPECT_LE(diff, 0.05);
+}
+
 TEST(Semflow_SemanticFlow, batch_larger_than_one_network_run)
 {
     // calcBatch runs the network on at most 8 pairs at a time: 9 pairs take two runs.

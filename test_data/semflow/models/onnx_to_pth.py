@@ -29,6 +29,10 @@ def main():
                 "adap_layer_feat3.": adaptation["state_dict1"],
                 "adap_layer_feat4.": adaptation["state_dict2"]}
     for init in model.graph.initializer:
+        # Weights only: the exporter's int64 Reshape shapes (e.g. "adap_layer_feat3.conv2.add.
+        # batch_shape") share the module prefixes but are not module tensors.
+        if init.data_type != onnx.TensorProto.FLOAT:
+            continue
         for prefix, target in prefixes.items():
             if init.name.startswith(prefix):
                 target[init.name[len(prefix):]] = torch.from_numpy(numpy_helper.to_array(init).copy())
