@@ -302,7 +302,7 @@ int main(int argc, char** argv)
         Progress progress(true);
         cv::semflow::PCKResult result =
             cv::semflow::evaluateBenchmark(pairs, computeFlow, proto, label, std::ref(progress));
-        std::cout << result.table();
+        std::cout << result.table() << std::flush;
 
         if (!opt.output.empty())
         {
