@@ -45,8 +45,6 @@ void checkInputImage(const Mat& img, const char* what)
 Mat preprocessImage(const Mat& img, Size inputSize, bool pad, const char* what, int filter)
 {
     checkInputImage(img, what);
-    if (filter != RESIZE_AREA_OR_LINEAR && filter != RESIZE_ANTIALIASED_BILINEAR)
-        CV_Error(Error::StsBadArg, format("SemanticFlow: unknown resize filter %d", filter));
     const int depth = img.depth(), cn = img.channels();
     const Size content = pad ? Size(inputSize.width - 2 * kBorderPixels, inputSize.height - 2 * kBorderPixels)
                              : inputSize;

@@ -27,7 +27,8 @@ CV_EXPORTS void checkInputImage(const Mat& img, const char* what);
 inputSize or, with `pad`, to inputSize less 2 * kBorderPixels and zero-padded back to
 inputSize. `filter` is a cv::semflow::ResizeFilter: RESIZE_AREA_OR_LINEAR (INTER_AREA when
 both sides shrink, INTER_LINEAR otherwise) or RESIZE_ANTIALIASED_BILINEAR (resizeAntialiased,
-on the 8-bit or float image before the scaling to [0, 1], like PIL on the decoded image). */
+on the 8-bit or float image before the scaling to [0, 1], like PIL on the decoded image);
+SemanticFlow::setResizeFilter() has validated it, any other value means RESIZE_AREA_OR_LINEAR. */
 CV_EXPORTS Mat preprocessImage(const Mat& img, Size inputSize, bool pad, const char* what, int filter = 0);
 
 /** Bilinear upsampling of a CV_32FC1 map with align_corners=True semantics (the corner samples

@@ -52,71 +52,58 @@ AxisWeights triangleAxis(int inSize, int outSize)
     return a;
 }
 
-template <typename T>
-void resizeRows(const Mat& src, const AxisWeights& ax, Mat& horizontal)
-{
-    const int cn = src.channels(), outW = (int)ax.first.size();
-    for (int y = 0; y < src.rows; ++y)
-    {
-        const T* in = src.ptr<T>(y);
-        double* out = horizontal.ptr<double>(y);
-        for (int x = 0; x < outW; ++x)
-        {
-            const std::vector<double>& w = ax.weights[size_t(x)];
-            const T* base = in + (size_t)ax.first[size_t(x)] * cn;
-            for (int c = 0; c < cn; ++c)
-            {
-                double v = 0;
-                for (size_t k = 0; k < w.size(); ++k)
-                    v += w[k] * (double)base[k * cn + c];
-                out[x * cn + c] = v;
-            }
-        }
-    }
-}
-
 // PIL's 8-bit arithmetic (Resample.c): weights as 22-bit fixed point, rounded to nearest;
 // each pass adds half a unit, shifts and clips to 0..255, so the intermediate image of the
 // horizontal pass is 8-bit too. Reproduces Image.resize(size, BILINEAR) on "L"/"RGB" images.
 const int kPrecisionBits = 32 - 8 - 2;
 
-std::vector<std::vector<int>> fixedPointWeights(const AxisWeights& a)
+std::vector<std::vector<int64>> fixedPointWeights(const AxisWeights& a)
 {
-    std::vector<std::vector<int>> out(a.weights.size());
+    std::vector<std::vector<int64>> out(a.weights.size());
     for (size_t i = 0; i < a.weights.size(); ++i)
         for (double w : a.weights[i])
-            out[i].push_back(int(w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits)));
+            out[i].push_back((int64)(w < 0 ? -0.5 + w * (1 << kPrecisionBits) : 0.5 + w * (1 << kPrecisionBits)));
     return out;
 }
 
-inline uchar clip8(int64 ss)
+struct Clip8
 {
-    const int64 v = ss >> kPrecisionBits;
-    return (uchar)(v < 0 ? 0 : v > 255 ? 255 : v);
-}
+    uchar operator()(int64 ss) const
+    {
+        const int64 v = ss >> kPrecisionBits;
+        return (uchar)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+};
 
-// One 8-bit pass along rows (horizontal) or columns (vertical) of `src` into `dst`.
-void resample8u(const Mat& src, Mat& dst, const AxisWeights& a, bool horizontal)
+struct Identity
+{
+    double operator()(double v) const { return v; }
+};
+
+// One separable pass of `src` into `dst` along its rows (horizontal) or columns: each output
+// element is finish(start + sum_t w[t] * input[first + t]), with the weights `k` of `a`'s
+// output indices. 8-bit: In = Out = uchar, W = int64 (fixed point). Float: W = double.
+template <typename In, typename Out, typename W, typename Finish>
+void resamplePass(const Mat& src, Mat& dst, const AxisWeights& a, const std::vector<std::vector<W>>& k,
+                  W start, bool horizontal, Finish finish)
 {
     const int cn = src.channels();
-    const std::vector<std::vector<int>> k = fixedPointWeights(a);
-    const int64 half = (int64)1 << (kPrecisionBits - 1);
     for (int y = 0; y < dst.rows; ++y)
     {
-        uchar* out = dst.ptr<uchar>(y);
+        Out* out = dst.ptr<Out>(y);
         for (int x = 0; x < dst.cols; ++x)
         {
             const int o = horizontal ? x : y;
-            const std::vector<int>& w = k[(size_t)o];
+            const std::vector<W>& w = k[(size_t)o];
             for (int c = 0; c < cn; ++c)
             {
-                int64 ss = half;
+                W ss = start;
                 for (size_t t = 0; t < w.size(); ++t)
                 {
                     const int j = a.first[(size_t)o] + (int)t;
-                    ss += (int64)w[t] * (horizontal ? src.ptr<uchar>(y)[j * cn + c] : src.ptr<uchar>(j)[x * cn + c]);
+                    ss += w[t] * (W)(horizontal ? src.ptr<In>(y)[j * cn + c] : src.ptr<In>(j)[x * cn + c]);
                 }
-                out[x * cn + c] = clip8(ss);
+                out[x * cn + c] = (Out)finish(ss);
             }
         }
     }
@@ -155,48 +142,34 @@ try
 
     const AxisWeights ax = triangleAxis(src.cols, dsize.width);
     const AxisWeights ay = triangleAxis(src.rows, dsize.height);
-    if (depth == CV_8U)
+    // As PIL, a pass whose axis keeps its size is skipped (its weights are the identity). The
+    // horizontal pass's result is 8-bit for 8-bit images (PIL's), double for float ones.
+    const bool u8 = depth == CV_8U;
+    const int interType = u8 ? src.type() : CV_64FC(cn);
+    Mat cur = src;
+    if (dsize.width != src.cols)
     {
-        // PIL skips a pass whose axis keeps its size (the pass would be the identity).
-        Mat cur = src;
-        if (dsize.width != src.cols)
-        {
-            Mat h(src.rows, dsize.width, src.type());
-            resample8u(cur, h, ax, true);
-            cur = h;
-        }
-        if (dsize.height != src.rows)
-        {
-            Mat v(dsize.height, dsize.width, src.type());
-            resample8u(cur, v, ay, false);
-            cur = v;
-        }
-        cur.copyTo(_dst);  // the same size: a copy (nothing to do when dst is src)
-        return;
+        Mat h(src.rows, dsize.width, interType);
+        if (u8)
+            resamplePass<uchar, uchar>(cur, h, ax, fixedPointWeights(ax), (int64)1 << (kPrecisionBits - 1), true, Clip8());
+        else
+            resamplePass<float, double>(cur, h, ax, ax.weights, 0.0, true, Identity());
+        cur = h;
     }
-
-    Mat horizontal(src.rows, dsize.width, CV_64FC(cn));
-    resizeRows<float>(src, ax, horizontal);
-
-    // The source may alias the destination: the horizontal pass has read it already.
-    _dst.create(dsize, src.type());
-    Mat dst = _dst.getMat();
-    const int rowLen = dsize.width * cn;
-    std::vector<double> acc((size_t)rowLen);
-    for (int y = 0; y < dsize.height; ++y)
+    if (dsize.height != src.rows)
     {
-        const std::vector<double>& w = ay.weights[size_t(y)];
-        std::fill(acc.begin(), acc.end(), 0.0);
-        for (size_t k = 0; k < w.size(); ++k)
-        {
-            const double* row = horizontal.ptr<double>(ay.first[size_t(y)] + (int)k);
-            for (int i = 0; i < rowLen; ++i)
-                acc[(size_t)i] += w[k] * row[i];
-        }
-        float* out = dst.ptr<float>(y);
-        for (int i = 0; i < rowLen; ++i)
-            out[i] = (float)acc[(size_t)i];
+        Mat v(dsize.height, dsize.width, interType);
+        if (u8)
+            resamplePass<uchar, uchar>(cur, v, ay, fixedPointWeights(ay), (int64)1 << (kPrecisionBits - 1), false, Clip8());
+        else if (cur.depth() == CV_64F)
+            resamplePass<double, double>(cur, v, ay, ay.weights, 0.0, false, Identity());
+        else
+            resamplePass<float, double>(cur, v, ay, ay.weights, 0.0, false, Identity());
+        cur = v;
     }
+    // The source may alias the destination: both passes have read it already. Float results
+    // are rounded to float once, at the end; an unchanged size is a copy.
+    cur.convertTo(_dst, src.type());
 }
 SEMFLOW_CATCH_STD("semflow::resizeAntialiased", std::string())
 
