@@ -313,15 +313,21 @@ int load(const Options& o)
     return 0;
 }
 
-// The network input of SFNet's protocol (resize to 288, zero-pad 16), as calc() makes it.
-cv::Mat networkInput(const cv::Mat& bgr)
+// One image as SFNet's protocol feeds it (RGB in [0, 1], resized to 288, zero-padded 16), as
+// calc() makes it; networkInput is its one-image blob.
+cv::Mat networkImage(const cv::Mat& bgr)
 {
     cv::Mat rgb, resized, padded;
     cv::cvtColor(bgr, rgb, cv::COLOR_BGR2RGB);
     rgb.convertTo(rgb, CV_32F, 1.0 / 255);
     cv::resize(rgb, resized, cv::Size(288, 288), 0, 0, cv::INTER_AREA);
     cv::copyMakeBorder(resized, padded, 16, 16, 16, 16, cv::BORDER_CONSTANT, cv::Scalar::all(0));
-    return cv::dnn::blobFromImage(padded);
+    return padded;
+}
+
+cv::Mat networkInput(const cv::Mat& bgr)
+{
+    return cv::dnn::blobFromImage(networkImage(bgr));
 }
 
 int profile(const Options& o)
@@ -473,19 +479,10 @@ int int8(const Options& o)
     std::vector<cv::Mat> cs, ct;
     for (size_t i = 0; i < calibFiles.size(); i++)
     {
-        cs.push_back(networkInput(readImage(calibFiles[i])));
-        ct.push_back(networkInput(readImage(calibFiles[(i + 1) % calibFiles.size()])));
+        cs.push_back(networkImage(readImage(calibFiles[i])));
+        ct.push_back(networkImage(readImage(calibFiles[(i + 1) % calibFiles.size()])));
     }
-    auto stack = [](const std::vector<cv::Mat>& blobs) {
-        cv::Mat out;
-        std::vector<cv::Mat> rows;
-        for (const cv::Mat& b : blobs)
-            rows.push_back(b.reshape(1, 1));
-        cv::vconcat(rows, out);
-        const int sz[4] = {(int)blobs.size(), blobs[0].size[1], blobs[0].size[2], blobs[0].size[3]};
-        return out.reshape(1, 4, sz).clone();
-    };
-    const cv::Mat calibS = stack(cs), calibT = stack(ct);
+    const cv::Mat calibS = cv::dnn::blobFromImages(cs), calibT = cv::dnn::blobFromImages(ct);
 
     cv::semflow::registerLayers();
     double t0 = now();
@@ -503,12 +500,7 @@ int int8(const Options& o)
     const std::vector<double> q = timeForward(qnet, bs, bt, runs, got, {"onnx_node!grid_s2t", "onnx_node!grid_t2s"});
     int int8Layers = 0;
     for (const cv::String& name : qnet.getLayerNames())
-    {
-        const cv::Ptr<cv::dnn::Layer> l = qnet.getLayer(qnet.getLayerId(name));
-        int8Layers += l->type.find("Int8") != std::string::npos;
-        if (std::getenv("SEMFLOW_BENCH_LIST_LAYERS"))
-            std::fprintf(stderr, "%s %s\n", l->type.c_str(), name.c_str());
-    }
+        int8Layers += qnet.getLayer(qnet.getLayerId(name))->type.find("Int8") != std::string::npos;
     double maxDiff = 0, sumDiff = 0;
     size_t n = 0;
     for (size_t k = 0; k < 2; k++)
