@@ -296,6 +296,23 @@ TEST(GenerateCommand, WritesAFolderDatasetAndKeypointPairs)
     fs::remove_all(d);
 }
 
+// A short tiny-backbone run on generated data that validates on `valCsv` after every epoch.
+sfnet::TrainOptions tinyValidatedRun(const std::string& data, int size, int epochs, const fs::path& valCsv,
+                                     const fs::path& output)
+{
+    sfnet::TrainOptions o;
+    o.data = data;
+    o.backbone = "tiny";
+    o.size = size;
+    o.batch = 8;
+    o.epochs = epochs;
+    o.lr = 1e-3;
+    o.progress = false;
+    o.valPairs = valCsv.string();
+    o.output = output.string();
+    return o;
+}
+
 // With validation pairs, every epoch is scored with the module's PCK and the best model
 // is kept in best.pt.
 TEST(Training, ValidationKeepsTheBestCheckpoint)
@@ -304,16 +321,7 @@ TEST(Training, ValidationKeepsTheBestCheckpoint)
     ASSERT_EQ(runCommand(sfnet::cmdGenerate, {"generate", "--output", v.string(), "--count", "8", "--size", "80",
                                               "--seed", "9", "--pairs", "4"}),
               0);
-    sfnet::TrainOptions o;
-    o.data = "synthetic:16";
-    o.backbone = "tiny";
-    o.size = 64;
-    o.batch = 8;
-    o.epochs = 2;
-    o.lr = 1e-3;
-    o.progress = false;
-    o.valPairs = (v / "pairs.csv").string();
-    o.output = d.string();
+    sfnet::TrainOptions o = tinyValidatedRun("synthetic:16", 64, 2, v / "pairs.csv", d);
     const auto s = sfnet::train(o);
     ASSERT_TRUE(fs::exists(d / "best.pt"));
     std::ifstream vl(d / "val.tsv");
@@ -363,17 +371,8 @@ TEST(Training, ValidationProtocolsAreSemanticFlowsProtocols)
     for (const std::string protocol : {"plain", "authors"})
     {
         const fs::path d = freshDir("valproto_" + protocol);
-        sfnet::TrainOptions o;
-        o.data = "synthetic:8";
-        o.backbone = "tiny";
-        o.size = 96;
-        o.batch = 8;
-        o.epochs = 1;
-        o.lr = 1e-3;
-        o.progress = false;
-        o.valPairs = (v / "pairs.csv").string();
+        sfnet::TrainOptions o = tinyValidatedRun("synthetic:8", 96, 1, v / "pairs.csv", d);
         o.valProtocol = protocol;
-        o.output = d.string();
         sfnet::train(o);
         std::ifstream vl(d / "val.tsv");
         std::string header, line;

@@ -373,6 +373,18 @@ TEST(Semflow_SemanticFlow, batch_of_four_equals_four_single_calls)
     }
 }
 
+// A blurred random 320x256 image and a zoomed crop of it at 272x288: a pair with a
+// non-trivial flow, different sizes, seeded.
+void zoomedCropPair(uint64 seed, Mat& a, Mat& b)
+{
+    RNG rng(seed);
+    a.create(256, 320, CV_8UC3);
+    b.create(288, 272, CV_8UC3);
+    rng.fill(a, RNG::UNIFORM, 0, 256);
+    GaussianBlur(a, a, Size(0, 0), 3);
+    resize(a(Rect(20, 10, 272, 230)), b, b.size());
+}
+
 TEST(Semflow_SemanticFlow, one_batch_size_after_another_gives_the_same_flows)
 {
     // The bundled tiny model keeps BatchNorm nodes after its convolutions. OpenCV 4.14, which
@@ -380,11 +392,8 @@ TEST(Semflow_SemanticFlow, one_batch_size_after_another_gives_the_same_flows)
     // (calc, then calcBatch of two pairs, then calc again); fresh instances are the reference.
     SEMFLOW_REQUIRE_TEST_DATA("models/semflow_tiny.onnx");
     const std::string path = semflowTestData("models/semflow_tiny.onnx");
-    RNG rng(31);
-    Mat a(256, 320, CV_8UC3), b(288, 272, CV_8UC3);
-    rng.fill(a, RNG::UNIFORM, 0, 256);
-    GaussianBlur(a, a, Size(0, 0), 3);
-    resize(a(Rect(20, 10, 272, 230)), b, b.size());  // a zoomed crop: a non-trivial flow
+    Mat a, b;
+    zoomedCropPair(31, a, b);
     Mat refAB, refBA;
     SemanticFlow::create(path)->calc(a, b, refAB);
     SemanticFlow::create(path)->calc(b, a, refBA);
@@ -479,11 +488,8 @@ TEST(Semflow_SemanticFlow, fp16_weights_load_on_new_opencv_and_are_refused_clear
         return;
     }
     EXPECT_GE(version, 407) << "OpenCV 4.6 was measured to refuse this model";
-    RNG rng(13);
-    Mat a(256, 320, CV_8UC3), b(288, 272, CV_8UC3);
-    rng.fill(a, RNG::UNIFORM, 0, 256);
-    GaussianBlur(a, a, Size(0, 0), 3);
-    resize(a(Rect(20, 10, 272, 230)), b, b.size());
+    Mat a, b;
+    zoomedCropPair(13, a, b);
     Mat f32, f16;
     SemanticFlow::create(semflowTestData("models/semflow_tiny.onnx"))->calc(a, b, f32);
     sf16->calc(a, b, f16);
