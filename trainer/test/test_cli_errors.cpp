@@ -89,6 +89,9 @@ TEST(CliErrors, IntegersThatDoNotFitAndOversizedInputsAreRejected)
     r = runSfnet("train --data synthetic:4 --backbone tiny --output " + out + " --size 4096");
     EXPECT_EQ(r.code, 1) << r.output;
     EXPECT_NE(r.output.find("--size must be at most 2048"), std::string::npos) << r.output;
+    r = runSfnet("train --data synthetic:4 --backbone tiny --output " + out + " --val-protocol bogus");
+    EXPECT_EQ(r.code, 1) << r.output;
+    EXPECT_NE(r.output.find("--val-protocol must be plain or authors, got 'bogus'"), std::string::npos) << r.output;
     // sfnet import --train-size: the bounds of sfnet train --size, checked before any file is read.
     for (const char* bad : {"100", "32", "4096"})
     {
