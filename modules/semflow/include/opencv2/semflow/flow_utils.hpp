@@ -108,7 +108,8 @@ CV_EXPORTS_W void drawFlowMatches(InputArray source, InputArray target, InputArr
 /** @brief Antialiased bilinear resize: the filter of PIL's `Image.resize(size, Image.BILINEAR)`,
 which SFNet's authors used to bring images to the network's size.
 
-Separable, horizontal pass first, in double precision. Output pixel i of an axis with scale
+Separable, horizontal pass first (as in PIL, a pass whose axis keeps its size is skipped;
+its weights would be the identity). Output pixel i of an axis with scale
 s = in/out is centred on input coordinate c = (i + 0.5) s and weighs the input pixels j
 with |j + 0.5 - c| < f + 0.5 (clipped to the image) by the triangle max(0, 1 - |j + 0.5 - c| / f),
 stretched by f = max(s, 1), weights normalised to sum 1. When shrinking, every input pixel
