@@ -3,6 +3,8 @@
 
 #include "data.hpp"
 
+#include "composite.hpp"
+
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 #include <opencv2/semflow/flow_utils.hpp>
@@ -306,7 +308,7 @@ std::shared_ptr<ImageSource> openSynthetic(size_t count, uint64_t seed, int imag
 
 std::shared_ptr<ImageSource> openDataSpec(const std::string& spec, const std::string& vocSet,
                                           const std::string& vocMaskDir, const std::vector<std::string>& exclude,
-                                          int syntheticSize)
+                                          int imageSize, const CompositeSpec& composite)
 {
     const auto colon = spec.find(':');
     const std::string kind = spec.substr(0, colon);
@@ -315,6 +317,13 @@ std::shared_ptr<ImageSource> openDataSpec(const std::string& spec, const std::st
         return openVoc(arg, vocSet, vocMaskDir, exclude);
     if (kind == "folder" && !arg.empty())
         return openFolder(arg);
+    if (kind == "composite" && !arg.empty())
+    {
+        CompositeParams params;
+        params.size = imageSize;
+        params.maxDistractors = composite.maxDistractors;
+        return openCompositeFolder(arg, composite.perObject, composite.seed, params);
+    }
     if (kind == "synthetic")
     {
         size_t n = 2000;
@@ -326,9 +335,10 @@ std::shared_ptr<ImageSource> openDataSpec(const std::string& spec, const std::st
                 throw std::runtime_error("synthetic:N needs a positive count, got '" + arg + "'");
             n = size_t(v);
         }
-        return openSynthetic(n, 0, syntheticSize);
+        return openSynthetic(n, 0, imageSize);
     }
-    throw std::runtime_error("unknown data '" + spec + "': use voc:DIR, folder:DIR, synthetic or synthetic:N");
+    throw std::runtime_error("unknown data '" + spec +
+                             "': use voc:DIR, folder:DIR, composite:DIR, synthetic or synthetic:N");
 }
 
 // ------------------------------------------------------------------------------------

@@ -77,16 +77,26 @@ std::shared_ptr<ImageSource> openFolder(const std::string& root, size_t* missing
 /** @brief Procedurally generated images (see generateImage): items 0..count-1 of @p seed. */
 std::shared_ptr<ImageSource> openSynthetic(size_t count, uint64_t seed = 0, int imageSize = 256);
 
-/** @brief Parses a `--data` value: "voc:DIR", "folder:DIR", "synthetic" or "synthetic:N".
+/** @brief How `composite:DIR` data is drawn (see composite.hpp). */
+struct CompositeSpec
+{
+    int perObject = 8;       ///< composites per cut-out: the item count is perObject * cut-outs
+    int maxDistractors = 2;  ///< 0..maxDistractors distractor cut-outs per composite
+    uint64_t seed = 0;       ///< which composites (fixed for the whole run)
+};
+
+/** @brief Parses a `--data` value: "voc:DIR", "folder:DIR", "composite:DIR", "synthetic" or
+"synthetic:N".
 
 @param vocSet, vocMaskDir, exclude passed to openVoc.
-@param syntheticSize side of the generated images.
+@param imageSize side of the generated images and of the composites.
+@param composite how composites are drawn (composite:DIR only).
 @throws std::runtime_error with the accepted forms on anything else.
 */
 std::shared_ptr<ImageSource> openDataSpec(const std::string& spec, const std::string& vocSet = "trainval",
                                           const std::string& vocMaskDir = "SegmentationClass",
                                           const std::vector<std::string>& exclude = {},
-                                          int syntheticSize = 256);
+                                          int imageSize = 256, const CompositeSpec& composite = {});
 
 /** @brief Reads a list of image names to exclude.
 

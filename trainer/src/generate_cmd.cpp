@@ -7,6 +7,7 @@
 
 #include "cli_args.hpp"
 #include "commands.hpp"
+#include "composite.hpp"
 #include "data.hpp"
 
 #include <opencv2/imgcodecs.hpp>
@@ -40,7 +41,217 @@ const char* const kUsage =
     "               same seed with --first beyond the training count, or another seed\n"
     "  --pairs M    also write DIR/pairs.csv: M pairs of different instances of the same class\n"
     "               with their 8 corresponding keypoints, in PF-PASCAL's CSV format\n"
-    "               (source_image,target_image,class,XA,YA,XB,YB; paths relative to DIR)\n";
+    "               (source_image,target_image,class,XA,YA,XB,YB; paths relative to DIR)\n"
+    "\n"
+    "Evaluation composites (held-out photo cut-outs with hand-placed keypoints):\n"
+    "usage: sfnet generate --composite KEYPOINTS.csv --pairs M --output DIR\n"
+    "                      [--backgrounds LIST [--distractors LIST] [--max-distractors N]]\n"
+    "                      [--stamps-root DIR] [--size S] [--seed N]\n"
+    "\n"
+    "Writes M pairs of different cut-outs of one kind, each pasted on a plain background (no\n"
+    "--backgrounds) or on a crop of a listed photograph with 1..N distractor cut-outs behind it\n"
+    "(cluttered): DIR/images/, their object masks DIR/masks/ and DIR/pairs.csv (PF-PASCAL's\n"
+    "layout plus source_bbox,target_bbox) with the keypoints carried through the placement.\n"
+    "  --composite CSV      image,kind,X,Y rows: cut-out path (relative to --stamps-root), kind,\n"
+    "                       ';'-separated keypoints in cut-out pixels (-1 = not visible)\n"
+    "  --stamps-root DIR    default /usr/share/tuxpaint/stamps\n"
+    "  --backgrounds LIST   photographs (one path per line) for cluttered composites\n"
+    "  --distractors LIST   cut-outs (one path per line) to place behind the object\n"
+    "  --max-distractors N  1..N distractors per cluttered image (default 3)\n";
+
+struct AnnotatedCutout
+{
+    std::string path, kind;
+    std::vector<cv::Point2f> keypoints;  // (-1, -1) = not visible
+};
+
+std::vector<float> splitNumbers(const std::string& field, const std::string& where)
+{
+    std::vector<float> out;
+    std::stringstream ss(field);
+    std::string item;
+    while (std::getline(ss, item, ';'))
+    {
+        char* end = nullptr;
+        const float v = std::strtof(item.c_str(), &end);
+        if (item.empty() || *end || !std::isfinite(v))
+            throw std::runtime_error(where + ": '" + item + "' is not a number");
+        out.push_back(v);
+    }
+    return out;
+}
+
+std::vector<AnnotatedCutout> readAnnotatedCutouts(const std::string& csvPath, const std::string& root)
+{
+    std::ifstream f(csvPath);
+    if (!f)
+        throw std::runtime_error("cannot read the keypoint list " + csvPath);
+    std::vector<AnnotatedCutout> out;
+    std::string line;
+    int lineNo = 0;
+    while (std::getline(f, line))
+    {
+        ++lineNo;
+        if (!line.empty() && line.back() == '\r')
+            line.pop_back();
+        if (line.empty() || (lineNo == 1 && line.rfind("image,", 0) == 0))
+            continue;
+        std::vector<std::string> cols;
+        std::stringstream ss(line);
+        std::string c;
+        while (std::getline(ss, c, ','))
+            cols.push_back(c);
+        const std::string where = csvPath + ":" + std::to_string(lineNo);
+        if (cols.size() != 4)
+            throw std::runtime_error(where + ": expected 4 fields (image,kind,X,Y), got " + std::to_string(cols.size()));
+        const auto xs = splitNumbers(cols[2], where), ys = splitNumbers(cols[3], where);
+        if (xs.size() != ys.size() || xs.empty())
+            throw std::runtime_error(where + ": X and Y must list the same number (> 0) of values");
+        AnnotatedCutout a;
+        a.path = (fs::path(root) / cols[0]).string();
+        a.kind = cols[1];
+        for (size_t i = 0; i < xs.size(); ++i)
+            a.keypoints.emplace_back(xs[i], ys[i]);
+        if (!out.empty() && out.front().keypoints.size() != a.keypoints.size())
+            throw std::runtime_error(where + ": every row must have the same number of keypoints");
+        out.push_back(std::move(a));
+    }
+    if (out.empty())
+        throw std::runtime_error("the keypoint list " + csvPath + " has no rows");
+    return out;
+}
+
+// Keypoints of one composite: the annotation (file pixels) through the placement, in image pixels.
+std::vector<cv::Point2f> placeKeypoints(const AnnotatedCutout& a, const Cutout& c, const cv::Matx23d& M)
+{
+    std::vector<cv::Point2f> out;
+    for (const auto& k : a.keypoints)
+    {
+        if (k.x < 0 || k.y < 0)
+        {
+            out.emplace_back(-1.f, -1.f);
+            continue;
+        }
+        const cv::Point2d q = c.fromFile(k);
+        const double x = q.x, y = q.y;
+        out.emplace_back(float(M(0, 0) * x + M(0, 1) * y + M(0, 2)), float(M(1, 0) * x + M(1, 1) * y + M(1, 2)));
+    }
+    return out;
+}
+
+struct CompositeOptions
+{
+    std::string keypoints, stampsRoot = "/usr/share/tuxpaint/stamps", backgrounds, distractors, output;
+    int64_t pairs = 0, size = 320, seed = 0, maxDistractors = 3;
+};
+
+int generateComposites(const CompositeOptions& o)
+{
+    const auto cutouts = readAnnotatedCutouts(o.keypoints, o.stampsRoot);
+    std::vector<Cutout> objects;
+    for (const auto& a : cutouts)
+        objects.push_back(readCutout(a.path));  // throws, naming the file, when unreadable
+    std::vector<cv::Mat> photos;
+    std::vector<Cutout> clutter;
+    if (!o.backgrounds.empty())
+        for (const auto& p : readPathList(o.backgrounds))
+            photos.push_back(readBackground(p));
+    if (!o.distractors.empty())
+        for (const auto& p : readPathList(o.distractors))
+            clutter.push_back(readCutout(p));
+    std::vector<std::vector<size_t>> byKind;
+    std::vector<std::string> kinds;
+    for (size_t i = 0; i < cutouts.size(); ++i)
+    {
+        const auto it = std::find(kinds.begin(), kinds.end(), cutouts[i].kind);
+        if (it == kinds.end())
+        {
+            kinds.push_back(cutouts[i].kind);
+            byKind.push_back({i});
+        }
+        else
+            byKind[size_t(it - kinds.begin())].push_back(i);
+    }
+    std::vector<size_t> usable;
+    for (size_t k = 0; k < kinds.size(); ++k)
+        if (byKind[k].size() >= 2)
+            usable.push_back(k);
+    if (usable.empty())
+        throw std::runtime_error(o.keypoints + ": no kind has two cut-outs to pair");
+
+    const fs::path root(o.output);
+    fs::create_directories(root / "images");
+    fs::create_directories(root / "masks");
+    std::ofstream csv(root / "pairs.csv");
+    csv << "source_image,target_image,class,XA,YA,XB,YB,source_bbox,target_bbox\n";
+    CompositeParams params;
+    params.size = int(o.size);
+    params.minScale = 0.55;
+    params.maxScale = 0.85;
+    params.minCrop = 0.5;
+    cv::RNG rng(mixSeed(uint64_t(o.seed), 0xe7a1, 0));
+    auto makeImage = [&](size_t object, const std::string& name, std::vector<cv::Point2f>& kps, cv::Rect& box) {
+        cv::Mat bg;
+        std::vector<const Cutout*> distractors;
+        if (photos.empty())
+            bg = plainBackground(params.size, rng);
+        else
+        {
+            bg = randomBackgroundCrop(photos[size_t(rng.uniform(0, int(photos.size())))], params.size, params.minCrop, rng);
+            const int n = clutter.empty() ? 0 : rng.uniform(1, int(o.maxDistractors) + 1);
+            for (int k = 0; k < n; ++k)
+                distractors.push_back(&clutter[size_t(rng.uniform(0, int(clutter.size())))]);
+        }
+        const CompositeImage c = compositeOnto(bg, objects[object], distractors, params, rng);
+        kps = placeKeypoints(cutouts[object], objects[object], c.objectToImage);
+        box = c.box;
+        const std::string img = (root / "images" / name).string(), msk = (root / "masks" / name).string();
+        if (!cv::imwrite(img, c.image) || !cv::imwrite(msk, c.mask * 255))
+            throw std::runtime_error("cannot write " + img + " / " + msk);
+    };
+    auto joinKept = [](const std::vector<cv::Point2f>& pts, const std::vector<size_t>& keep, bool x) {
+        std::ostringstream os;
+        os << std::fixed << std::setprecision(2);
+        for (size_t i = 0; i < keep.size(); ++i)
+            os << (i ? ";" : "") << (x ? pts[keep[i]].x : pts[keep[i]].y);
+        return os.str();
+    };
+    auto boxStr = [](const cv::Rect& r) {
+        return std::to_string(r.x) + ";" + std::to_string(r.y) + ";" + std::to_string(r.x + r.width - 1) + ";" +
+               std::to_string(r.y + r.height - 1);
+    };
+    int64_t written = 0;
+    for (int64_t i = 0; i < o.pairs; ++i)
+    {
+        const auto& members = byKind[usable[size_t(rng.uniform(0, int(usable.size())))]];
+        const size_t a = members[size_t(rng.uniform(0, int(members.size())))];
+        size_t b = members[size_t(rng.uniform(0, int(members.size()) - 1))];
+        if (b == a)
+            b = members.back();
+        std::ostringstream na, nb;
+        na << std::setw(4) << std::setfill('0') << i << "_a.png";
+        nb << std::setw(4) << std::setfill('0') << i << "_b.png";
+        std::vector<cv::Point2f> ka, kb;
+        cv::Rect ba, bb;
+        makeImage(a, na.str(), ka, ba);
+        makeImage(b, nb.str(), kb, bb);
+        std::vector<size_t> keep;
+        for (size_t k = 0; k < ka.size(); ++k)
+            if (ka[k].x >= 0 && kb[k].x >= 0)
+                keep.push_back(k);
+        if (keep.empty())
+            continue;
+        csv << "images/" << na.str() << ",images/" << nb.str() << "," << cutouts[a].kind << ","
+            << joinKept(ka, keep, true) << "," << joinKept(ka, keep, false) << "," << joinKept(kb, keep, true) << ","
+            << joinKept(kb, keep, false) << "," << boxStr(ba) << "," << boxStr(bb) << "\n";
+        ++written;
+    }
+    if (!csv)
+        throw std::runtime_error("cannot write " + (root / "pairs.csv").string());
+    std::cout << "wrote " << written << " pairs of " << (photos.empty() ? "plain" : "cluttered")
+              << " composites to " << o.output << "\n";
+    return 0;
+}
 
 
 std::string join(const std::vector<cv::Point2f>& pts, bool x)
@@ -57,6 +268,8 @@ int cmdGenerate(int argc, char** argv)
 {
     std::string output;
     int64_t count = 1000, size = 256, seed = 0, first = 0, pairs = 0;
+    CompositeOptions co;
+    bool sizeGiven = false;
     try
     {
         for (OptionReader args(argc, argv); args.next();)
@@ -73,7 +286,17 @@ int cmdGenerate(int argc, char** argv)
             else if (a == "--count")
                 count = parseInt(a, value());
             else if (a == "--size")
-                size = parseInt(a, value());
+                size = parseInt(a, value()), sizeGiven = true;
+            else if (a == "--composite")
+                co.keypoints = value();
+            else if (a == "--stamps-root")
+                co.stampsRoot = value();
+            else if (a == "--backgrounds")
+                co.backgrounds = value();
+            else if (a == "--distractors")
+                co.distractors = value();
+            else if (a == "--max-distractors")
+                co.maxDistractors = parseInt(a, value());
             else if (a == "--seed")
                 seed = parseInt(a, value());
             else if (a == "--first")
@@ -91,11 +314,33 @@ int cmdGenerate(int argc, char** argv)
             throw std::invalid_argument("--size must be between 32 and 4096");
         if (seed < 0 || first < 0 || pairs < 0)
             throw std::invalid_argument("--seed, --first and --pairs must be >= 0");
+        if (!co.keypoints.empty() && pairs < 1)
+            throw std::invalid_argument("--composite needs --pairs M (M >= 1)");
+        if (co.maxDistractors < 1 || co.maxDistractors > 8)
+            throw std::invalid_argument("--max-distractors must be between 1 and 8");
+        if (co.keypoints.empty() && !(co.backgrounds.empty() && co.distractors.empty()))
+            throw std::invalid_argument("--backgrounds and --distractors need --composite");
     }
     catch (const std::invalid_argument& e)
     {
         std::cerr << "sfnet generate: " << e.what() << "\n\n" << kUsage;
         return 2;
+    }
+    if (!co.keypoints.empty())
+    {
+        co.output = output;
+        co.pairs = pairs;
+        co.size = sizeGiven ? size : 320;
+        co.seed = seed;
+        try
+        {
+            return generateComposites(co);
+        }
+        catch (const std::runtime_error& e)
+        {
+            std::cerr << "sfnet generate: " << e.what() << "\n";
+            return 1;
+        }
     }
 
     const fs::path root(output);

@@ -15,7 +15,9 @@ namespace sfnet
 /** @brief Everything `sfnet train` can be told. Defaults are the paper's recipe. */
 struct TrainOptions
 {
-    std::string data = "synthetic";          ///< voc:DIR | folder:DIR | synthetic[:N]
+    std::string data = "synthetic";          ///< voc:DIR | folder:DIR | composite:DIR | synthetic[:N]
+    int compositesPerObject = 8;             ///< composite:DIR: composites per cut-out (a fixed pool)
+    int maxDistractors = 2;                  ///< composite:DIR: 0..N distractor cut-outs per composite
     std::string vocSet = "trainval";         ///< VOC image set (ImageSets/Segmentation/<set>.txt)
     std::string vocMasks = "SegmentationClass";  ///< or SegmentationObject
     std::string exclude;                     ///< name list / PF-PASCAL CSV of images to leave out

@@ -25,7 +25,11 @@ const char* const kUsage =
     "\n"
     "data:\n"
     "  --data SPEC          voc:DIR (VOC2012 folder), folder:DIR (images/ + masks/, see\n"
-    "                       `sfnet generate`), synthetic or synthetic:N (generated on the fly)\n"
+    "                       `sfnet generate`), composite:DIR (DIR/objects.txt lists RGBA photo\n"
+    "                       cut-outs, DIR/backgrounds.txt photos: each image is a cut-out pasted\n"
+    "                       on a background crop), synthetic or synthetic:N (generated on the fly)\n"
+    "  --composites N       composite:DIR: composites per cut-out, a fixed pool (default 8)\n"
+    "  --distractors N      composite:DIR: up to N other cut-outs behind the object (default 2)\n"
     "  --voc-set NAME       VOC image set: train, val, trainval (default trainval)\n"
     "  --voc-masks NAME     SegmentationClass (default) or SegmentationObject\n"
     "  --exclude FILE       names to leave out: a list or a PF-PASCAL pair CSV\n"
@@ -101,6 +105,10 @@ int cmdTrain(int argc, char** argv)
             }
             else if (a == "--data")
                 o.data = value(), haveData = true;
+            else if (a == "--composites")
+                o.compositesPerObject = parseInt32(a, value());
+            else if (a == "--distractors")
+                o.maxDistractors = parseInt32(a, value());
             else if (a == "--voc-set")
                 o.vocSet = value();
             else if (a == "--voc-masks")
