@@ -50,7 +50,7 @@ const char* const kUsage =
     "\n"
     "Writes M pairs of different cut-outs of one kind, each pasted on a plain background (no\n"
     "--backgrounds) or on a crop of a listed photograph with 1..N distractor cut-outs behind it\n"
-    "(cluttered): DIR/images/, their object masks DIR/masks/ and DIR/pairs.csv (PF-PASCAL's\n"
+    "(cluttered): DIR/images/, their object masks DIR/masks/ and DIR/test_pairs.csv (PF-PASCAL's\n"
     "layout plus source_bbox,target_bbox) with the keypoints carried through the placement.\n"
     "  --composite CSV      image,kind,X,Y rows: cut-out path (relative to --stamps-root), kind,\n"
     "                       ';'-separated keypoints in cut-out pixels (-1 = not visible)\n"
@@ -182,7 +182,7 @@ int generateComposites(const CompositeOptions& o)
     const fs::path root(o.output);
     fs::create_directories(root / "images");
     fs::create_directories(root / "masks");
-    std::ofstream csv(root / "pairs.csv");
+    std::ofstream csv(root / "test_pairs.csv");
     csv << "source_image,target_image,class,XA,YA,XB,YB,source_bbox,target_bbox\n";
     CompositeParams params;
     params.size = int(o.size);
@@ -247,7 +247,7 @@ int generateComposites(const CompositeOptions& o)
         ++written;
     }
     if (!csv)
-        throw std::runtime_error("cannot write " + (root / "pairs.csv").string());
+        throw std::runtime_error("cannot write " + (root / "test_pairs.csv").string());
     std::cout << "wrote " << written << " pairs of " << (photos.empty() ? "plain" : "cluttered")
               << " composites to " << o.output << "\n";
     return 0;

@@ -16,6 +16,7 @@
 #include "opencv2/imgcodecs.hpp"
 #include "opencv2/imgproc.hpp"
 #include "opencv2/semflow/benchmark.hpp"
+#include "opencv2/semflow/flow_utils.hpp"
 #include "opencv2/semflow/semantic_flow.hpp"
 #include "semflow_sample_utils.hpp"
 
@@ -40,7 +41,7 @@ const char* kUsage =
     "                    [--limit N] [--output results.json|results.csv]\n"
     "                    [--worst K --worst-dir DIR]\n"
     "                    [--input-size 320] [--no-pad-border] [--backend opencv|cuda]\n"
-    "                    [--resize-filter area|antialiased]\n"
+    "                    [--resize-filter area|antialiased] [--masks DIR]\n"
     "\n"
     "Computes PCK of the flow between each annotated pair and prints a table per class and\n"
     "overall, stating the protocol used. Defaults follow the protocol usually reported for\n"
@@ -52,13 +53,19 @@ const char* kUsage =
     "doc/evaluation.md. --flow identity scores the zero flow (the no-alignment baseline).\n"
     "--resize-filter antialiased resizes the images to the network like the SFNet authors'\n"
     "code (PIL's bilinear filter, cv::semflow::resizeAntialiased); the default, area, is\n"
-    "INTER_AREA when shrinking and INTER_LINEAR otherwise.\n";
+    "INTER_AREA when shrinking and INTER_LINEAR otherwise.\n"
+    "--masks DIR (pf-pascal) also scores mask transfer, as SFNet scores Caltech-101: for each\n"
+    "pair with a foreground mask DIR/<image name>.png (non-zero = object) for both images, the\n"
+    "mask of the image keypoints are transferred to is warped by the flow into the other's\n"
+    "frame and compared with that image's mask: label-transfer accuracy (the share of pixels\n"
+    "whose fg/bg label is right) and IoU of the foregrounds, each averaged over the pairs.\n";
 
 struct Options
 {
     std::string dataset, root, split = "test", model, flow, output, worstDir, threshold, direction;
     std::string backend = "opencv";
     std::string resizeFilter = "area";
+    std::string masks;
     std::vector<float> alphas = {0.05f, 0.1f, 0.15f};
     int limit = -1, worst = 0, inputSize = 320;
     bool padBorder = true;
@@ -147,6 +154,7 @@ Options parseArgs(int argc, char** argv)
         else if (a == "--input-size") o.inputSize = parseInt(a, v, 64);
         else if (a == "--backend") o.backend = v;
         else if (a == "--resize-filter") o.resizeFilter = v;
+        else if (a == "--masks") o.masks = v;
         else usageError("unknown option '" + a + "'");
     }
     if (o.dataset != "pf-pascal" && o.dataset != "pf-willow" && o.dataset != "spair")
@@ -174,6 +182,8 @@ Options parseArgs(int argc, char** argv)
         if (ext != ".json" && ext != ".csv")
             usageError("--output must end in .json or .csv, got '" + o.output + "'");
     }
+    if (!o.masks.empty() && o.dataset != "pf-pascal")
+        usageError("--masks works with --dataset pf-pascal only");
     if (o.threshold.empty())
         o.threshold = o.dataset == "pf-pascal" ? "image-square" : o.dataset == "pf-willow" ? "bbox-kp" : "bbox";
     if (o.direction.empty())
@@ -242,6 +252,34 @@ void drawPair(const cv::semflow::PairPCK& p, const cv::semflow::KeypointPair& pa
     cv::imwrite(path, canvas);
 }
 
+// Mask transfer of one pair: the flow maps every pixel p of image X to p + flow(p) in image Y;
+// Y's mask is pulled into X's frame (nearest sample, outside = background) and compared with X's.
+struct MaskScore
+{
+    double accuracy = 0, iou = 0;
+};
+
+MaskScore scoreMaskTransfer(const cv::Mat& maskX, const cv::Mat& maskY, const cv::Mat& flowXtoY)
+{
+    CV_Assert(flowXtoY.type() == CV_32FC2 && flowXtoY.size() == maskX.size());
+    cv::Mat pulled;
+    cv::semflow::warpImage(maskY, flowXtoY, pulled);  // bilinear on 0/255: threshold at half
+    const cv::Mat a = maskX > 0, b = pulled > 127;
+    MaskScore s;
+    s.accuracy = (double)cv::countNonZero(a == b) / (double)a.total();
+    const double uni = cv::countNonZero(a | b);
+    s.iou = uni > 0 ? cv::countNonZero(a & b) / uni : 1.0;
+    return s;
+}
+
+std::string maskPathFor(const std::string& dir, const std::string& image)
+{
+    std::string stem = fileName(image);
+    const std::string ext = extension(stem);
+    stem = stem.substr(0, stem.size() - ext.size());
+    return cv::utils::fs::join(dir, stem + ".png");
+}
+
 }  // namespace
 
 int main(int argc, char** argv)
@@ -300,9 +338,46 @@ int main(int argc, char** argv)
         const std::string label = opt.dataset + " " + opt.split + ", " + method;
         std::cerr << "semflow_eval: " << pairs.size() << " pairs, " << method << "\n";
         Progress progress(true);
+        // With --masks, keep each pair's flow (evaluateBenchmark asks for them in pair order).
+        std::vector<cv::Mat> flows;
+        cv::semflow::FlowFunction flowFunction = computeFlow;
+        if (!opt.masks.empty())
+            flowFunction = [&](const cv::Mat& from, const cv::Mat& to, cv::Mat& flow) {
+                computeFlow(from, to, flow);
+                flows.push_back(flow.clone());
+            };
         cv::semflow::PCKResult result =
-            cv::semflow::evaluateBenchmark(pairs, computeFlow, proto, label, std::ref(progress));
+            cv::semflow::evaluateBenchmark(pairs, flowFunction, proto, label, std::ref(progress));
         std::cout << result.table() << std::flush;
+        if (!opt.masks.empty())
+        {
+            const bool s2t = proto.direction == cv::semflow::TRANSFER_SOURCE_TO_TARGET;
+            double acc = 0, iou = 0;
+            int scored = 0;
+            for (size_t i = 0; i < pairs.size() && i < flows.size(); ++i)
+            {
+                const std::string& x = s2t ? pairs[i].sourceImage : pairs[i].targetImage;
+                const std::string& y = s2t ? pairs[i].targetImage : pairs[i].sourceImage;
+                const cv::Mat mx = cv::imread(maskPathFor(opt.masks, x), cv::IMREAD_GRAYSCALE);
+                const cv::Mat my = cv::imread(maskPathFor(opt.masks, y), cv::IMREAD_GRAYSCALE);
+                if (mx.empty() || my.empty())
+                    continue;
+                if (mx.size() != flows[i].size())
+                    CV_Error(cv::Error::StsBadSize, "the mask " + maskPathFor(opt.masks, x) +
+                                                        " does not have the size of its image");
+                const MaskScore ms = scoreMaskTransfer(mx, my, flows[i]);
+                acc += ms.accuracy;
+                iou += ms.iou;
+                ++scored;
+            }
+            if (flows.size() != pairs.size())
+                CV_Error(cv::Error::StsError, "mask transfer: expected one flow per pair");
+            if (scored == 0)
+                CV_Error(cv::Error::StsBadArg, "--masks: no pair has a mask for both images in '" + opt.masks + "'");
+            std::printf("mask transfer (%d pairs, %s): label-transfer accuracy %.4f, IoU %.4f\n", scored,
+                        s2t ? "target mask into the source's frame" : "source mask into the target's frame",
+                        acc / scored, iou / scored);
+        }
 
         if (!opt.output.empty())
         {
