@@ -348,6 +348,24 @@ void AdaptationLayerImpl::setIdentity()
     }
 }
 
+bool AdaptationLayerImpl::isExactIdentity() const
+{
+    for (const torch::nn::Sequential* step : {&conv1, &conv2})
+    {
+        const auto* bn = (*step)->ptr(1)->as<torch::nn::BatchNorm2d>();
+        if (bn->weight.count_nonzero().item<int64_t>() != 0 || bn->bias.count_nonzero().item<int64_t>() != 0)
+            return false;
+    }
+    return true;
+}
+
+void AdaptationLayerImpl::setBatchNormWeight(double weight)
+{
+    torch::NoGradGuard noGrad;
+    for (torch::nn::Sequential* step : {&conv1, &conv2})
+        (*step)->ptr(1)->as<torch::nn::BatchNorm2d>()->weight.fill_(weight);
+}
+
 torch::Tensor AdaptationLayerImpl::forward(torch::Tensor x)
 {
     auto step = [&](torch::nn::Sequential& s, const torch::Tensor& in) {

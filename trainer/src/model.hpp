@@ -151,6 +151,12 @@ public:
     residual step adds ReLU(0) = 0. The convolutions keep their weights; training starts from
     the identity (the BatchNorm affine parameters still receive gradients). */
     void setIdentity();
+    /** @brief True when both steps add exactly zero (setIdentity()): BatchNorm weight and bias
+    all zero. Such a layer cannot learn: every gradient passes ReLU at exactly 0, where it is 0. */
+    bool isExactIdentity() const;
+    /** @brief Sets both BatchNorm weights to @p weight (biases stay): from the identity, a
+    near-identity whose steps add ReLU(weight * normalised conv output), which gradients reach. */
+    void setBatchNormWeight(double weight);
 
     int64_t kernel;
     torch::nn::Sequential conv1{nullptr}, conv2{nullptr};

@@ -163,6 +163,8 @@ void checkOptions(const TrainOptions& o)
     for (size_t i = 0; i < o.lrMilestones.size(); ++i)
         if (o.lrMilestones[i] < 1 || (i > 0 && o.lrMilestones[i] <= o.lrMilestones[i - 1]))
             bad("--lr-milestones must be positive and strictly increasing");
+    if (!(o.identityWeight >= 0) || o.identityWeight > 1)
+        bad("--identity-weight must be in [0, 1]");
     if (o.compositesPerObject < 1)
         bad("--composites must be >= 1");
     if (o.maxDistractors < 0 || o.maxDistractors > 8)
@@ -502,6 +504,19 @@ TrainSummary train(const TrainOptions& o)
                     (*s)[1]->as<torch::nn::BatchNorm2d>()->weight.uniform_(0, 1);
         }
     }
+    if (!o.resume)
+        for (AdaptationLayer* a : {&model->adaptation3(), &model->adaptation4()})
+        {
+            if (!(*a)->isExactIdentity())
+                continue;
+            if (!(o.identityWeight > 0))
+                throw std::runtime_error(
+                    "the adaptation layers of " + o.init +
+                    " are the exact identity (sfnet import --identity-adaptation): every gradient is zero there "
+                    "(ReLU at exactly 0), so they would never change. Give --identity-weight W (e.g. 0.01) to "
+                    "start from a near-identity that can learn");
+            (*a)->setBatchNormWeight(o.identityWeight);
+        }
     ModelConfig cfg = model->config();
     cfg.trainHeight = cfg.trainWidth = o.size;
     model->setConfig(cfg);

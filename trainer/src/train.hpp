@@ -35,6 +35,11 @@ struct TrainOptions
     int size = 320;         ///< square input side (multiple of 32)
     uint64_t seed = 0;      ///< model init, data order and augmentation all derive from it
     bool trainBackbone = false;
+    /// > 0: adaptation layers that are exactly the identity (`sfnet import --identity-adaptation`)
+    /// get this BatchNorm weight before training, so that they can learn (the exact identity
+    /// cannot: see AdaptationLayerImpl::isExactIdentity). Training from the exact identity without
+    /// it is refused.
+    double identityWeight = 0;
     int workers = 2;        ///< data loading threads
     /// PF-PASCAL-format pair CSV: after every epoch, PCK@0.1 (per-pair mean, L = image side,
     /// target-to-source transfer) with the module's benchmark code; the best model goes

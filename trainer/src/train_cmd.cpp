@@ -39,6 +39,9 @@ const char* const kUsage =
     "  --init CKPT          start from a checkpoint (e.g. written by `sfnet import`)\n"
     "  --beta B, --sigma S  kernel soft argmax of a fresh model (default 50, 5)\n"
     "  --train-backbone     also train the backbone (its BatchNorm statistics stay fixed)\n"
+    "  --identity-weight W  --init adaptation layers that are the exact identity start as a\n"
+    "                       near-identity with BatchNorm weight W (e.g. 0.01): the exact identity\n"
+    "                       gets zero gradients, and training from it is refused without this\n"
     "optimisation:\n"
     "  --epochs N           default 40\n"
     "  --batch N            default 16\n"
@@ -123,6 +126,8 @@ int cmdTrain(int argc, char** argv)
                 o.beta = parseDouble(a, value());
             else if (a == "--sigma")
                 o.sigma = parseDouble(a, value());
+            else if (a == "--identity-weight")
+                o.identityWeight = parseDouble(a, value());
             else if (a == "--train-backbone")
                 o.trainBackbone = true;
             else if (a == "--epochs")

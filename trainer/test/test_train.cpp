@@ -498,3 +498,64 @@ TEST(Training, RecipeOptionsAreValidated)
     EXPECT_THROW(sfnet::train(o), std::runtime_error);
     fs::remove_all(d);
 }
+
+// The exact identity (sfnet import --identity-adaptation) gets no gradient at all: every
+// step is ReLU(0 * x + 0) and ReLU's derivative at 0 is 0. Training from it is refused with
+// the reason; --identity-weight starts from a near-identity that does learn.
+TEST(Training, ExactIdentityAdaptationIsRefusedAndNearIdentityLearns)
+{
+    torch::manual_seed(3);
+    sfnet::ModelConfig cfg;
+    cfg.backbone = "tiny";
+    sfnet::SFNet model(cfg);
+    model->adaptation3()->setIdentity();
+    model->adaptation4()->setIdentity();
+    ASSERT_TRUE(model->adaptation3()->isExactIdentity());
+    model->train();
+    {
+        const auto out = model->forward(torch::rand({2, 3, 64, 64}), torch::rand({2, 3, 64, 64}));
+        const auto m = (torch::rand({2, 1, 4, 4}) > 0.3).to(torch::kFloat);
+        sfnet::sfnetLoss(out.gridS2T, out.gridT2S, m, m).total.backward();
+        for (const auto& p : model->adaptationParameters())  // the reason for the refusal
+            EXPECT_TRUE(!p.grad().defined() || p.grad().abs().sum().item<double>() == 0.0);
+    }
+    const fs::path d = freshDir("identity");
+    fs::create_directories(d);
+    const std::string init = (d / "identity.pt").string();
+    sfnet::saveModel(model, init);
+
+    sfnet::TrainOptions o;
+    o.data = "synthetic:8";
+    o.init = init;
+    o.size = 64;
+    o.batch = 4;
+    o.epochs = 1;
+    o.lr = 1e-3;
+    o.progress = false;
+    o.output = (d / "run").string();
+    try
+    {
+        sfnet::train(o);
+        ADD_FAILURE() << "training from the exact identity was accepted";
+    }
+    catch (const std::runtime_error& e)
+    {
+        EXPECT_NE(std::string(e.what()).find("--identity-weight"), std::string::npos) << e.what();
+    }
+    EXPECT_FALSE(fs::exists(d / "run" / "checkpoint.pt"));
+
+    o.identityWeight = 0.01;
+    sfnet::train(o);
+    auto trained = sfnet::loadModel((d / "run" / "checkpoint.pt").string());
+    EXPECT_FALSE(trained->adaptation3()->isExactIdentity());
+    // Every adaptation parameter moved away from its start (conv weights, BatchNorm weights
+    // from 0.01, biases from 0).
+    auto start = sfnet::loadModel(init);
+    start->adaptation3()->setBatchNormWeight(0.01);
+    start->adaptation4()->setBatchNormWeight(0.01);
+    const auto a = start->adaptationParameters(), b = trained->adaptationParameters();
+    ASSERT_EQ(a.size(), b.size());
+    for (size_t i = 0; i < a.size(); ++i)
+        EXPECT_FALSE(torch::equal(a[i], b[i])) << "adaptation parameter " << i << " did not change";
+    fs::remove_all(d);
+}
