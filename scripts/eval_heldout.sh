@@ -45,7 +45,7 @@ run() {  # model set-name root [masks]
   if [ "$m" = identity ]; then src=(--flow identity); else src=(--model "$m"); fi
   out=$("$EVAL" --dataset pf-pascal --root "$root" --threshold bbox --alpha 0.1 "${src[@]}" \
         ${masks:+--masks "$masks"} 2>/dev/null)
-  pck=$(echo "$out" | awk '$1 == "all" && $2 == "(per" {print $(NF)}')
+  pck=$(echo "$out" | awk '$1 == "all" && $3 == "pair)" {print $(NF)}')
   line=$(echo "$out" | sed -n 's/.*label-transfer accuracy \([0-9.]*\), IoU \([0-9.]*\)/acc=\1 iou=\2/p')
   echo "RESULT $(basename "$m") $name pck=$pck ${line}"
 }
