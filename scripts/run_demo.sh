@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The demo from a fresh Debian 12 machine: installs the dependencies, builds the OpenCV
 # module and the samples (LibTorch is not needed for this), and runs semflow_demo with the
-# default model (test_data/semflow/models/semflow_effnet_lite0.onnx, ImageNet EfficientNet-Lite0) on
-# two real photographs of different horses from Debian's darknet package. Pictures land in
-# out/demo/.
+# default model (test_data/semflow/models/semflow_effnet_lite0.onnx) on two real photographs of
+# different horses: crops of Debian's darknet sample photo horses.jpg, one horse each
+# (test_data/semflow/photo_pairs/crops/CROPS.md; evaluation photos, never trained on). Pictures
+# land in out/demo/.
 #
 #   scripts/run_demo.sh                         the two horses
 #   scripts/run_demo.sh SOURCE.jpg TARGET.jpg   your own pair (same category, e.g. two dogs)
@@ -34,7 +35,8 @@ if [ "$cartoon" -eq 1 ]; then
 else
   [ "$model" -eq 1 ] || args+=("--model=test_data/semflow/models/semflow_effnet_lite0.onnx")
   if [ "$positional" -eq 0 ]; then
-    args=(/usr/share/darknet/data/horses.jpg /usr/share/darknet/data/person.jpg "${args[@]}")
+    crops=test_data/semflow/photo_pairs/crops
+    args=("$crops/darknet_horses_h3.jpg" "$crops/darknet_horses_h1.jpg" "${args[@]}")
   fi
 fi
 [ "$out" -eq 1 ] || args+=("--out=out/demo")

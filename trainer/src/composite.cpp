@@ -100,7 +100,7 @@ cv::Mat plainBackground(int size, cv::RNG& rng)
 namespace
 {
 // Cut-out pixel -> composite pixel: scale, optional flip, translation.
-cv::Matx23d placement(const Cutout& c, double scale, bool flip, double x0, double y0)
+cv::Matx23d placeCutout(const Cutout& c, double scale, bool flip, double x0, double y0)
 {
     if (flip)
         return cv::Matx23d(-scale, 0, x0 + scale * (c.bgr.cols - 1), 0, scale, y0);
@@ -125,7 +125,8 @@ cv::Mat paste(cv::Mat& img, const Cutout& c, const cv::Matx23d& M)
 }  // namespace
 
 CompositeImage compositeOnto(const cv::Mat& background, const Cutout& object,
-                             const std::vector<const Cutout*>& distractors, const CompositeParams& p, cv::RNG& rng)
+                             const std::vector<const Cutout*>& distractors, const CompositeParams& p, cv::RNG& rng,
+                             const cv::Matx23d* placement)
 {
     if (background.type() != CV_8UC3 || background.rows != p.size || background.cols != p.size)
         throw std::runtime_error("compositeOnto: the background must be " + std::to_string(p.size) + "x" +
@@ -141,14 +142,20 @@ CompositeImage compositeOnto(const cv::Mat& background, const Cutout& object,
         // Anywhere with its centre inside the image: distractors may be cut off by the border.
         const double cx = rng.uniform(0.0, S), cy = rng.uniform(0.0, S);
         const bool flip = rng.uniform(0.0, 1.0) < p.flipProb;
-        paste(out.image, *d, placement(*d, s, flip, cx - w / 2, cy - h / 2));
+        paste(out.image, *d, placeCutout(*d, s, flip, cx - w / 2, cy - h / 2));
     }
-    const double side = std::max(object.bgr.cols, object.bgr.rows);
-    const double s = rng.uniform(p.minScale, p.maxScale) * S / side;
-    const double w = object.bgr.cols * s, h = object.bgr.rows * s;
-    const double x0 = rng.uniform(0.0, std::max(0.0, S - w) + 1e-9), y0 = rng.uniform(0.0, std::max(0.0, S - h) + 1e-9);
-    const bool flip = rng.uniform(0.0, 1.0) < p.flipProb;
-    out.objectToImage = placement(object, s, flip, x0, y0);
+    if (placement)
+        out.objectToImage = *placement;
+    else
+    {
+        const double side = std::max(object.bgr.cols, object.bgr.rows);
+        const double s = rng.uniform(p.minScale, p.maxScale) * S / side;
+        const double w = object.bgr.cols * s, h = object.bgr.rows * s;
+        const double x0 = rng.uniform(0.0, std::max(0.0, S - w) + 1e-9);
+        const double y0 = rng.uniform(0.0, std::max(0.0, S - h) + 1e-9);
+        const bool flip = rng.uniform(0.0, 1.0) < p.flipProb;
+        out.objectToImage = placeCutout(object, s, flip, x0, y0);
+    }
     const cv::Mat a = paste(out.image, object, out.objectToImage);
     out.mask = cv::Mat(a > 0.5) / 255;
     out.box = cv::boundingRect(out.mask);
@@ -258,24 +265,39 @@ public:
         const Cutout* object = objects_.get(objectIndex, error);
         if (!object)
             return false;
-        const cv::Mat* photo = backgrounds_.get(size_t(rng.uniform(0, int(backgrounds_.size()))), error);
-        if (!photo)
-            return false;
+        // A background crop and its distractors (any object but this one).
+        cv::Mat bg;
         std::vector<const Cutout*> distractors;
-        const int nd = objects_.size() > 1 ? rng.uniform(0, params_.maxDistractors + 1) : 0;
-        for (int k = 0; k < nd; ++k)
-        {
-            size_t d = size_t(rng.uniform(0, int(objects_.size()) - 1));
-            d += d >= objectIndex;  // any object but this one
-            const Cutout* c = objects_.get(d, error);
-            if (!c)
+        auto scene = [&]() {
+            const cv::Mat* photo = backgrounds_.get(size_t(rng.uniform(0, int(backgrounds_.size()))), error);
+            if (!photo)
                 return false;
-            distractors.push_back(c);
-        }
-        const cv::Mat bg = randomBackgroundCrop(*photo, params_.size, params_.minCrop, rng);
-        CompositeImage c = compositeOnto(bg, *object, distractors, params_, rng);
+            distractors.clear();
+            const int nd = objects_.size() > 1 ? rng.uniform(0, params_.maxDistractors + 1) : 0;
+            for (int k = 0; k < nd; ++k)
+            {
+                size_t d = size_t(rng.uniform(0, int(objects_.size()) - 1));
+                d += d >= objectIndex;
+                const Cutout* c = objects_.get(d, error);
+                if (!c)
+                    return false;
+                distractors.push_back(c);
+            }
+            bg = randomBackgroundCrop(*photo, params_.size, params_.minCrop, rng);
+            return true;
+        };
+        if (!scene())
+            return false;
+        const CompositeImage c = compositeOnto(bg, *object, distractors, params_, rng);
         out.image = c.image;
         out.mask = c.mask;
+        out.otherBackground.release();
+        if (rng.uniform(0.0, 1.0) < params_.otherBackgroundProb)
+        {
+            if (!scene())
+                return false;
+            out.otherBackground = compositeOnto(bg, *object, distractors, params_, rng, &c.objectToImage).image;
+        }
         return true;
     }
 
@@ -298,7 +320,7 @@ std::shared_ptr<ImageSource> openComposite(const std::vector<std::string>& objec
     if (count == 0)
         throw std::runtime_error("composite data needs at least one item");
     if (p.size < 32 || !(p.minScale > 0) || !(p.minScale <= p.maxScale) || p.maxScale > 1 || !(p.minCrop > 0) ||
-        p.minCrop > 1 || p.maxDistractors < 0 || p.maxDistractors > 8 || !(p.minDistractorScale > 0) ||
+        p.minCrop > 1 || !(p.otherBackgroundProb >= 0) || p.otherBackgroundProb > 1 || p.maxDistractors < 0 || p.maxDistractors > 8 || !(p.minDistractorScale > 0) ||
         !(p.minDistractorScale <= p.maxDistractorScale) || p.maxDistractorScale > 1)
         throw std::runtime_error("composite parameters out of range");
     return std::make_shared<CompositeSource>(objects, backgrounds, count, seed, p);

@@ -60,6 +60,10 @@ struct CompositeParams
     double minDistractorScale = 0.2;   ///< distractor's longer side / size (minimum)
     double maxDistractorScale = 0.45;  ///< ... (maximum)
     double flipProb = 0.5;       ///< horizontal flip of the object (and of each distractor)
+    /// Probability that an item also carries MaskedImage::otherBackground: the object at the
+    /// same place on another background crop with other distractors, from which the pair's
+    /// target view is made (so that the background cannot be matched).
+    double otherBackgroundProb = 0;
 };
 
 /** @brief One composite. */
@@ -80,10 +84,12 @@ cv::Mat plainBackground(int size, cv::RNG& rng);
 /** @brief Pastes @p distractors (each at a random place, scale and flip) and then
 @p object (random scale in [minScale, maxScale], flip, position keeping it whole inside)
 onto a copy of @p background (size x size, CV_8UC3), alpha-blended.
+@param placement when given, the object goes exactly there (cut-out pixel -> image pixel)
+instead of at a random place: the same object on another background.
 @throws std::runtime_error if the background is not size x size CV_8UC3. */
 CompositeImage compositeOnto(const cv::Mat& background, const Cutout& object,
                              const std::vector<const Cutout*>& distractors, const CompositeParams& p,
-                             cv::RNG& rng);
+                             cv::RNG& rng, const cv::Matx23d* placement = nullptr);
 
 /** @brief Reads a list of file paths, one per line ('#' starts a comment, blank lines are
 skipped); relative paths are taken relative to the list's folder.

@@ -322,6 +322,7 @@ std::shared_ptr<ImageSource> openDataSpec(const std::string& spec, const std::st
         CompositeParams params;
         params.size = imageSize;
         params.maxDistractors = composite.maxDistractors;
+        params.otherBackgroundProb = composite.otherBackground;
         return openCompositeFolder(arg, composite.perObject, composite.seed, params);
     }
     if (kind == "synthetic")
@@ -636,6 +637,9 @@ PairSample synthesizePair(const MaskedImage& in, const AugmentParams& p, uint64_
         throw std::runtime_error("synthesizePair: expected a CV_8UC3 image");
     if (in.mask.size() != in.image.size() || in.mask.type() != CV_8UC1)
         throw std::runtime_error("synthesizePair: expected a CV_8UC1 mask of the image's size");
+    if (!in.otherBackground.empty() &&
+        (in.otherBackground.type() != CV_8UC3 || in.otherBackground.size() != in.image.size()))
+        throw std::runtime_error("synthesizePair: the other-background image must be CV_8UC3 of the image's size");
     if (p.size < 32 || p.size % 32 != 0 || p.stride <= 0 || p.size % p.stride != 0)
         throw std::runtime_error("synthesizePair: the input size must be a positive multiple of 32, got " +
                                  std::to_string(p.size));
@@ -644,20 +648,27 @@ PairSample synthesizePair(const MaskedImage& in, const AugmentParams& p, uint64_
 
     // Downscaling with INTER_AREA approximates the antialiased bilinear resize of PIL.
     const int interp = (in.image.cols > S || in.image.rows > S) ? cv::INTER_AREA : cv::INTER_LINEAR;
-    cv::Mat img, rgb, maskF, mask;
-    cv::resize(in.image, img, cv::Size(S, S), 0, 0, interp);
-    cv::cvtColor(img, rgb, cv::COLOR_BGR2RGB);
-    rgb.convertTo(rgb, CV_32FC3, 1.0 / 255);
+    auto toRgb = [&](const cv::Mat& bgr) {
+        cv::Mat img, rgb;
+        cv::resize(bgr, img, cv::Size(S, S), 0, 0, interp);
+        cv::cvtColor(img, rgb, cv::COLOR_BGR2RGB);
+        rgb.convertTo(rgb, CV_32FC3, 1.0 / 255);
+        return rgb;
+    };
+    cv::Mat rgb = toRgb(in.image), rgbOther = in.otherBackground.empty() ? cv::Mat() : toRgb(in.otherBackground);
+    cv::Mat maskF, mask;
     in.mask.convertTo(maskF, CV_32F);
     cv::resize(maskF, mask, cv::Size(S, S), 0, 0, interp);
     if (rng.uniform(0.0, 1.0) < p.hflipProb)
     {
         cv::flip(rgb, rgb, 1);
         cv::flip(mask, mask, 1);
+        if (!rgbOther.empty())
+            cv::flip(rgbOther, rgbOther, 1);
     }
 
     PairSample out;
-    cv::Mat a = rgb.clone(), b = rgb.clone();
+    cv::Mat a = rgb.clone(), b = rgbOther.empty() ? rgb.clone() : rgbOther;
     colourJitter(a, p.jitter, rng);
     colourJitter(b, p.jitter, rng);
     out.thetaS = randomTheta(rng, p.affineSigma);

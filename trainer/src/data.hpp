@@ -25,6 +25,9 @@ struct MaskedImage
 {
     cv::Mat image;  ///< CV_8UC3, BGR (as cv::imread gives it)
     cv::Mat mask;   ///< CV_8UC1, same size, 1 = foreground, 0 = background
+    /// Optional (composites): the same object at the same place on another background, with
+    /// other distractors; synthesizePair makes the target view from it instead of from image.
+    cv::Mat otherBackground;
 };
 
 /** @brief A list of images with foreground masks, read lazily (thread-safe).
@@ -82,6 +85,7 @@ struct CompositeSpec
 {
     int perObject = 8;       ///< composites per cut-out: the item count is perObject * cut-outs
     int maxDistractors = 2;  ///< 0..maxDistractors distractor cut-outs per composite
+    double otherBackground = 0;  ///< probability that a pair's two views have different backgrounds
     uint64_t seed = 0;       ///< which composites (fixed for the whole run)
 };
 
@@ -182,7 +186,8 @@ warped by its own affine I + N(0, affineSigma^2) on the 6 normalised parameters 
 pixel p samples the input at theta * p, bilinear, zeros outside). The mask is resized,
 restricted to the part of the object visible in BOTH views (so truncated pixels are zero
 in both), warped like each copy, shrunk to the feature grid (params.maskShrink) and binarised
-(> maskThreshold).
+(> maskThreshold). When in.otherBackground is set, the target copy is made from it (same
+object, same place, another background), so only the object can be matched.
 */
 PairSample synthesizePair(const MaskedImage& in, const AugmentParams& params, uint64_t seed);
 

@@ -169,6 +169,8 @@ void checkOptions(const TrainOptions& o)
         bad("--composites must be >= 1");
     if (o.maxDistractors < 0 || o.maxDistractors > 8)
         bad("--distractors must be between 0 and 8");
+    if (!(o.otherBackground >= 0) || o.otherBackground > 1)
+        bad("--other-background must be a probability in [0, 1]");
     if (o.smoothness != "authors" && o.smoothness != "per-channel")
         bad("--smoothness must be authors or per-channel, got '" + o.smoothness + "'");
     if (o.maskShrink != "antialiased" && o.maskShrink != "area")
@@ -394,6 +396,7 @@ TrainSummary train(const TrainOptions& o)
     CompositeSpec composite;
     composite.perObject = o.compositesPerObject;
     composite.maxDistractors = o.maxDistractors;
+    composite.otherBackground = o.otherBackground;
     composite.seed = o.seed;
     auto source = openDataSpec(o.data, o.vocSet, o.vocMasks, exclude, o.size, composite);
     AugmentParams ap;

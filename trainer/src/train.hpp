@@ -18,6 +18,7 @@ struct TrainOptions
     std::string data = "synthetic";          ///< voc:DIR | folder:DIR | composite:DIR | synthetic[:N]
     int compositesPerObject = 8;             ///< composite:DIR: composites per cut-out (a fixed pool)
     int maxDistractors = 2;                  ///< composite:DIR: 0..N distractor cut-outs per composite
+    double otherBackground = 0;              ///< composite:DIR: probability of different backgrounds per view
     std::string vocSet = "trainval";         ///< VOC image set (ImageSets/Segmentation/<set>.txt)
     std::string vocMasks = "SegmentationClass";  ///< or SegmentationObject
     std::string exclude;                     ///< name list / PF-PASCAL CSV of images to leave out

@@ -30,6 +30,8 @@ const char* const kUsage =
     "                       on a background crop), synthetic or synthetic:N (generated on the fly)\n"
     "  --composites N       composite:DIR: composites per cut-out, a fixed pool (default 8)\n"
     "  --distractors N      composite:DIR: up to N other cut-outs behind the object (default 2)\n"
+    "  --other-background P composite:DIR: with probability P a pair's target view shows the\n"
+    "                       object at the same place on another background (default 0)\n"
     "  --voc-set NAME       VOC image set: train, val, trainval (default trainval)\n"
     "  --voc-masks NAME     SegmentationClass (default) or SegmentationObject\n"
     "  --exclude FILE       names to leave out: a list or a PF-PASCAL pair CSV\n"
@@ -110,6 +112,8 @@ int cmdTrain(int argc, char** argv)
                 o.data = value(), haveData = true;
             else if (a == "--composites")
                 o.compositesPerObject = parseInt32(a, value());
+            else if (a == "--other-background")
+                o.otherBackground = parseDouble(a, value());
             else if (a == "--distractors")
                 o.maxDistractors = parseInt32(a, value());
             else if (a == "--voc-set")

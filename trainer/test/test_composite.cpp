@@ -231,3 +231,57 @@ TEST(Composite, CommittedListsKeepTheEvaluationDataOut)
             for (const char* banned : {"darknet", "skimage", "opencv-doc", "sklearn", "scikit"})
                 EXPECT_EQ(p.find(banned), std::string::npos) << p;
 }
+
+// With otherBackgroundProb 1 every item also carries the same object, at the same place, on
+// another background; the pair's target view is made from it.
+TEST(Composite, OtherBackgroundShowsTheSameObjectOnAnotherScene)
+{
+    const fs::path d = scratch("other");
+    const std::string a = writeRectCutout(d, "a.png"), b = writeRectCutout(d, "b.png");
+    std::vector<std::string> bgs;
+    for (int k = 0; k < 3; ++k)
+    {
+        cv::Mat bg(120, 160, CV_8UC3);
+        cv::randu(bg, 0, 255);
+        bgs.push_back((d / ("bg" + std::to_string(k) + ".png")).string());
+        cv::imwrite(bgs.back(), bg);
+    }
+    sfnet::CompositeParams p;
+    p.size = 96;
+    p.otherBackgroundProb = 1;
+    auto src = sfnet::openComposite({a, b}, bgs, 4, 5, p);
+    for (size_t i = 0; i < 4; ++i)
+    {
+        sfnet::MaskedImage m;
+        std::string err;
+        ASSERT_TRUE(src->load(i, m, err)) << err;
+        ASSERT_FALSE(m.otherBackground.empty());
+        cv::Mat inner, diff;
+        cv::erode(m.mask, inner, cv::Mat(), cv::Point(-1, -1), 1);
+        cv::absdiff(m.image, m.otherBackground, diff);
+        cv::Mat grey;
+        cv::cvtColor(diff, grey, cv::COLOR_BGR2GRAY);
+        EXPECT_EQ(cv::countNonZero(grey & inner), 0) << i;            // the object: identical
+        EXPECT_GT(cv::mean(grey, m.mask == 0)[0], 20.0) << i;          // the scene: another one
+    }
+
+    // synthesizePair without geometry or colour change: source = image, target = otherBackground.
+    sfnet::MaskedImage m;
+    std::string err;
+    ASSERT_TRUE(src->load(0, m, err)) << err;
+    sfnet::AugmentParams ap;
+    ap.size = 96;
+    ap.affineSigma = 0;
+    ap.jitter = 0;
+    ap.hflipProb = 0;
+    const sfnet::PairSample s = sfnet::synthesizePair(m, ap, 9);
+    cv::Mat expS, expT;
+    cv::cvtColor(m.image, expS, cv::COLOR_BGR2RGB);
+    cv::cvtColor(m.otherBackground, expT, cv::COLOR_BGR2RGB);
+    expS.convertTo(expS, CV_32FC3, 1.0 / 255);
+    expT.convertTo(expT, CV_32FC3, 1.0 / 255);
+    EXPECT_LT(cv::norm(s.source, expS, cv::NORM_INF), 1e-5);
+    EXPECT_LT(cv::norm(s.target, expT, cv::NORM_INF), 1e-5);
+    m.otherBackground = cv::Mat(10, 10, CV_8UC3);
+    EXPECT_THROW(sfnet::synthesizePair(m, ap, 9), std::runtime_error);
+}
