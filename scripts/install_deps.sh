@@ -20,6 +20,7 @@ PACKAGES=(
   # Photo cut-outs (RGBA, alpha = mask) and background photographs: the default model's
   # composite training data and its held-out mammal evaluation (scripts/make_composite_lists.sh).
   tuxpaint-stamps-default mate-backgrounds plasma-workspace-wallpapers
+  python3-matplotlib   # scripts/plot_training.py (the default model's training curve)
   # scripts/build_opencv.sh (OpenCV from the PyPI sdist, cv2 in a venv): Python headers and
   # venv, and the image libraries imgcodecs links instead of building its bundled copies.
   python3-dev python3-venv libpng-dev libjpeg-dev zlib1g-dev
