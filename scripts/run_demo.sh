@@ -36,7 +36,7 @@ else
   [ "$model" -eq 1 ] || args+=("--model=test_data/semflow/models/semflow_effnet_lite0.onnx")
   if [ "$positional" -eq 0 ]; then
     crops=test_data/semflow/photo_pairs/crops
-    args=("$crops/darknet_horses_h3.jpg" "$crops/darknet_horses_h1.jpg" "${args[@]}")
+    args=("$crops/darknet_horses_h1.jpg" "$crops/darknet_horses_h3.jpg" "${args[@]}")
   fi
 fi
 [ "$out" -eq 1 ] || args+=("--out=out/demo")
