@@ -133,8 +133,7 @@ std::vector<cv::Point2f> placeKeypoints(const AnnotatedCutout& a, const Cutout& 
             continue;
         }
         const cv::Point2d q = c.fromFile(k);
-        const double x = q.x, y = q.y;
-        out.emplace_back(float(M(0, 0) * x + M(0, 1) * y + M(0, 2)), float(M(1, 0) * x + M(1, 1) * y + M(1, 2)));
+        out.emplace_back(float(M(0, 0) * q.x + M(0, 1) * q.y + M(0, 2)), float(M(1, 0) * q.x + M(1, 1) * q.y + M(1, 2)));
     }
     return out;
 }

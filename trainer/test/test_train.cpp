@@ -14,6 +14,7 @@
 
 #include <gtest/gtest.h>
 
+#include <opencv2/imgcodecs.hpp>
 #include <opencv2/semflow/benchmark.hpp>
 #include <opencv2/semflow/flow_utils.hpp>
 #include <opencv2/semflow/semantic_flow.hpp>
@@ -557,5 +558,79 @@ TEST(Training, ExactIdentityAdaptationIsRefusedAndNearIdentityLearns)
     ASSERT_EQ(a.size(), b.size());
     for (size_t i = 0; i < a.size(); ++i)
         EXPECT_FALSE(torch::equal(a[i], b[i])) << "adaptation parameter " << i << " did not change";
+    fs::remove_all(d);
+}
+
+// `sfnet generate --composite`: the hand-placed keypoints are carried through each placement
+// (a red pixel placed in two cut-outs is where pairs.csv says, in both images of every pair,
+// plain and cluttered), and bad keypoint lists end with a message and exit code 1.
+TEST(GenerateCommand, CompositePairsCarryTheKeypointsThroughThePlacement)
+{
+    const fs::path d = freshDir("composite_gen");
+    const fs::path stamps = d / "stamps" / "animals";
+    fs::create_directories(stamps);
+    // Two 90x60 cut-outs of one kind: an opaque grey body with one red pixel at a known place.
+    const cv::Point red[2] = {{30, 20}, {61, 44}};
+    for (int k = 0; k < 2; ++k)
+    {
+        cv::Mat rgba(60, 90, CV_8UC4, cv::Scalar(0, 0, 0, 0));
+        rgba(cv::Rect(5, 5, 80, 50)).setTo(cv::Scalar(128, 128, 128, 255));
+        for (int dy = -1; dy <= 1; ++dy)  // 3x3, so that resampling keeps its centre red
+            for (int dx = -1; dx <= 1; ++dx)
+                rgba.at<cv::Vec4b>(red[k].y + dy, red[k].x + dx) = cv::Vec4b(0, 0, 255, 255);
+        ASSERT_TRUE(cv::imwrite((stamps / ("a" + std::to_string(k) + ".png")).string(), rgba));
+    }
+    const fs::path csv = d / "kp.csv";
+    std::ofstream(csv) << "image,kind,X,Y\n"
+                       << "animals/a0.png,thing," << red[0].x << ";-1;10," << red[0].y << ";-1;10\n"
+                       << "animals/a1.png,thing," << red[1].x << ";50;12," << red[1].y << ";30;12\n";
+    const fs::path bgList = d / "bgs.txt";
+    cv::Mat bg(200, 260, CV_8UC3);
+    cv::randu(bg, 0, 100);  // darker than the red pixel's red channel, never as red
+    cv::imwrite((d / "bg.png").string(), bg);
+    std::ofstream(bgList) << (d / "bg.png").string() << "\n";
+    for (const bool cluttered : {false, true})
+    {
+        const fs::path out = d / (cluttered ? "clutter" : "plain");
+        std::vector<std::string> args = {"generate", "--composite", csv.string(), "--stamps-root", (d / "stamps").string(),
+                                         "--pairs", "6", "--size", "128", "--seed", "3", "--output", out.string()};
+        if (cluttered)
+            args.insert(args.end(), {"--backgrounds", bgList.string()});
+        ASSERT_EQ(runCommand(sfnet::cmdGenerate, args), 0);
+        const auto pairs = cv::semflow::loadPFPascalPairs((out / "test_pairs.csv").string());
+        ASSERT_EQ(pairs.size(), 6u);
+        for (const auto& p : pairs)
+        {
+            ASSERT_EQ(p.sourceKeypoints.size(), 2u);  // the -1 keypoint is dropped from every pair
+            const cv::Mat a = cv::imread(p.sourceImage), b = cv::imread(p.targetImage);
+            for (const auto& [img, kp] : {std::make_pair(a, p.sourceKeypoints[0]), std::make_pair(b, p.targetKeypoints[0])})
+            {
+                const cv::Vec3b v = img.at<cv::Vec3b>(cvRound(kp.y), cvRound(kp.x));
+                EXPECT_GT(v[2], 150) << p.sourceImage << " at " << kp;
+                EXPECT_LT(v[1], 100) << p.sourceImage << " at " << kp;
+            }
+            // The box column is the object's mask box, which holds every keypoint.
+            for (const cv::Point2f& k : p.sourceKeypoints)
+            {
+                EXPECT_GE(k.x, p.sourceBox.x - 1.f);
+                EXPECT_LE(k.x, p.sourceBox.x + p.sourceBox.width + 1.f);
+                EXPECT_GE(k.y, p.sourceBox.y - 1.f);
+                EXPECT_LE(k.y, p.sourceBox.y + p.sourceBox.height + 1.f);
+            }
+            const cv::Mat m = cv::imread((out / "masks" / fs::path(p.sourceImage).filename()).string(), cv::IMREAD_GRAYSCALE);
+            ASSERT_FALSE(m.empty());
+            EXPECT_EQ(m.at<uint8_t>(cvRound(p.sourceKeypoints[0].y), cvRound(p.sourceKeypoints[0].x)), 255);
+        }
+    }
+    std::ofstream(csv) << "image,kind,X,Y\nanimals/a0.png,thing,1;x,2;3\n";
+    EXPECT_EQ(runCommand(sfnet::cmdGenerate, {"generate", "--composite", csv.string(), "--stamps-root",
+                                              (d / "stamps").string(), "--pairs", "1", "--output", (d / "bad").string()}),
+              1);
+    std::ofstream(csv) << "image,kind,X,Y\nanimals/missing.png,thing,1,2\nanimals/a0.png,thing,1,2\n";
+    EXPECT_EQ(runCommand(sfnet::cmdGenerate, {"generate", "--composite", csv.string(), "--stamps-root",
+                                              (d / "stamps").string(), "--pairs", "1", "--output", (d / "bad").string()}),
+              1);
+    EXPECT_EQ(runCommand(sfnet::cmdGenerate, {"generate", "--composite", csv.string(), "--output", (d / "bad").string()}),
+              2);  // no --pairs
     fs::remove_all(d);
 }
