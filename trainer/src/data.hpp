@@ -156,7 +156,7 @@ cv::SemanticFlow uses with semflow::RESIZE_ANTIALIASED_BILINEAR), restricted to 
 */
 cv::Mat resizeAntialiasedBilinear(const cv::Mat& src, cv::Size dsize);
 
-/** @brief Pair synthesis parameters (DESIGN.md, "Training"). */
+/** @brief Pair synthesis parameters (doc/design.md, "Training"). */
 struct AugmentParams
 {
     int size = 320;              ///< square input side, multiple of 32

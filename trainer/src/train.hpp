@@ -2,7 +2,7 @@
 // found in the top-level directory of this distribution.
 #pragma once
 
-// The SFNet training loop behind `sfnet train` (DESIGN.md, "Training"). No LibTorch in
+// The SFNet training loop behind `sfnet train` (doc/design.md, "Training"). No LibTorch in
 // this header: the CLI and the tests drive it through plain options.
 
 #include <cstdint>
