@@ -2,7 +2,7 @@
 // found in the top-level directory of this distribution.
 #pragma once
 
-// SFNet's training objective (DESIGN.md, "Training"; Lee et al., CVPR 2019, Sec. 3.3):
+// SFNet's training objective (doc/design.md, "Training"; Lee et al., CVPR 2019, Sec. 3.3):
 // mask consistency, flow consistency and smoothness, both directions.
 // Includes LibTorch: include it from trainer sources only.
 
