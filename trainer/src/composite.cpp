@@ -207,6 +207,7 @@ public:
     {
     }
     size_t size() const { return paths_.size(); }
+    const std::string& path(size_t i) const { return paths_.at(i); }
     const T* get(size_t i, std::string& error) const
     {
         std::call_once(once_[i], [&] {
@@ -235,28 +236,20 @@ private:
     mutable std::vector<std::string> errors_;
 };
 
-Cutout readCutoutDefault(const std::string& p)
-{
-    return readCutout(p);
-}
-cv::Mat readBackgroundDefault(const std::string& p)
-{
-    return readBackground(p);
-}
-
 class CompositeSource : public ImageSource
 {
 public:
     CompositeSource(std::vector<std::string> objects, std::vector<std::string> backgrounds, size_t count,
                     uint64_t seed, const CompositeParams& params)
-        : names_(objects), objects_(std::move(objects), readCutoutDefault),
-          backgrounds_(std::move(backgrounds), readBackgroundDefault), count_(count), seed_(seed), params_(params)
+        : objects_(std::move(objects), +[](const std::string& p) { return readCutout(p); }),
+          backgrounds_(std::move(backgrounds), +[](const std::string& p) { return readBackground(p); }),
+          count_(count), seed_(seed), params_(params)
     {
     }
     size_t size() const override { return count_; }
     std::string name(size_t i) const override
     {
-        return fs::path(names_[i % names_.size()]).stem().string() + "_" + std::to_string(i);
+        return fs::path(objects_.path(i % objects_.size())).stem().string() + "_" + std::to_string(i);
     }
     bool load(size_t i, MaskedImage& out, std::string& error) const override
     {
@@ -302,7 +295,6 @@ public:
     }
 
 private:
-    std::vector<std::string> names_;
     LazyFiles<Cutout> objects_;
     LazyFiles<cv::Mat> backgrounds_;
     size_t count_;
@@ -320,7 +312,8 @@ std::shared_ptr<ImageSource> openComposite(const std::vector<std::string>& objec
     if (count == 0)
         throw std::runtime_error("composite data needs at least one item");
     if (p.size < 32 || !(p.minScale > 0) || !(p.minScale <= p.maxScale) || p.maxScale > 1 || !(p.minCrop > 0) ||
-        p.minCrop > 1 || !(p.otherBackgroundProb >= 0) || p.otherBackgroundProb > 1 || p.maxDistractors < 0 || p.maxDistractors > 8 || !(p.minDistractorScale > 0) ||
+        p.minCrop > 1 || !(p.otherBackgroundProb >= 0) || p.otherBackgroundProb > 1 || p.maxDistractors < 0 ||
+        p.maxDistractors > 8 || !(p.minDistractorScale > 0) ||
         !(p.minDistractorScale <= p.maxDistractorScale) || p.maxDistractorScale > 1)
         throw std::runtime_error("composite parameters out of range");
     return std::make_shared<CompositeSource>(objects, backgrounds, count, seed, p);

@@ -59,6 +59,15 @@ const char* const kUsage =
     "  --distractors LIST   cut-outs (one path per line) to place behind the object\n"
     "  --max-distractors N  1..N distractors per cluttered image (default 3)\n";
 
+std::string join(const std::vector<cv::Point2f>& pts, bool x)
+{
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(2);
+    for (size_t i = 0; i < pts.size(); ++i)
+        os << (i ? ";" : "") << (x ? pts[i].x : pts[i].y);
+    return os.str();
+}
+
 struct AnnotatedCutout
 {
     std::string path, kind;
@@ -208,13 +217,6 @@ int generateComposites(const CompositeOptions& o)
         if (!cv::imwrite(img, c.image) || !cv::imwrite(msk, c.mask * 255))
             throw std::runtime_error("cannot write " + img + " / " + msk);
     };
-    auto joinKept = [](const std::vector<cv::Point2f>& pts, const std::vector<size_t>& keep, bool x) {
-        std::ostringstream os;
-        os << std::fixed << std::setprecision(2);
-        for (size_t i = 0; i < keep.size(); ++i)
-            os << (i ? ";" : "") << (x ? pts[keep[i]].x : pts[keep[i]].y);
-        return os.str();
-    };
     auto boxStr = [](const cv::Rect& r) {
         return std::to_string(r.x) + ";" + std::to_string(r.y) + ";" + std::to_string(r.x + r.width - 1) + ";" +
                std::to_string(r.y + r.height - 1);
@@ -234,15 +236,15 @@ int generateComposites(const CompositeOptions& o)
         cv::Rect ba, bb;
         makeImage(a, na.str(), ka, ba);
         makeImage(b, nb.str(), kb, bb);
-        std::vector<size_t> keep;
+        std::vector<cv::Point2f> va, vb;  // the keypoints visible in both
         for (size_t k = 0; k < ka.size(); ++k)
             if (ka[k].x >= 0 && kb[k].x >= 0)
-                keep.push_back(k);
-        if (keep.empty())
+                va.push_back(ka[k]), vb.push_back(kb[k]);
+        if (va.empty())
             continue;
-        csv << "images/" << na.str() << ",images/" << nb.str() << "," << cutouts[a].kind << ","
-            << joinKept(ka, keep, true) << "," << joinKept(ka, keep, false) << "," << joinKept(kb, keep, true) << ","
-            << joinKept(kb, keep, false) << "," << boxStr(ba) << "," << boxStr(bb) << "\n";
+        csv << "images/" << na.str() << ",images/" << nb.str() << "," << cutouts[a].kind << "," << join(va, true)
+            << "," << join(va, false) << "," << join(vb, true) << "," << join(vb, false) << "," << boxStr(ba) << ","
+            << boxStr(bb) << "\n";
         ++written;
     }
     if (!csv)
@@ -252,15 +254,6 @@ int generateComposites(const CompositeOptions& o)
     return 0;
 }
 
-
-std::string join(const std::vector<cv::Point2f>& pts, bool x)
-{
-    std::ostringstream os;
-    os << std::fixed << std::setprecision(2);
-    for (size_t i = 0; i < pts.size(); ++i)
-        os << (i ? ";" : "") << (x ? pts[i].x : pts[i].y);
-    return os.str();
-}
 }  // namespace
 
 int cmdGenerate(int argc, char** argv)

@@ -351,10 +351,12 @@ int main(int argc, char** argv)
         std::cout << result.table() << std::flush;
         if (!opt.masks.empty())
         {
+            if (flows.size() != pairs.size())
+                CV_Error(cv::Error::StsError, "mask transfer: expected one flow per pair");
             const bool s2t = proto.direction == cv::semflow::TRANSFER_SOURCE_TO_TARGET;
             double acc = 0, iou = 0;
             int scored = 0;
-            for (size_t i = 0; i < pairs.size() && i < flows.size(); ++i)
+            for (size_t i = 0; i < pairs.size(); ++i)
             {
                 const std::string& x = s2t ? pairs[i].sourceImage : pairs[i].targetImage;
                 const std::string& y = s2t ? pairs[i].targetImage : pairs[i].sourceImage;
@@ -370,8 +372,6 @@ int main(int argc, char** argv)
                 iou += ms.iou;
                 ++scored;
             }
-            if (flows.size() != pairs.size())
-                CV_Error(cv::Error::StsError, "mask transfer: expected one flow per pair");
             if (scored == 0)
                 CV_Error(cv::Error::StsBadArg, "--masks: no pair has a mask for both images in '" + opt.masks + "'");
             std::printf("mask transfer (%d pairs, %s): label-transfer accuracy %.4f, IoU %.4f\n", scored,
