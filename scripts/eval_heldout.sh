@@ -48,8 +48,13 @@ rm -rf "$SETS"
 run() {  # model set-name root [masks]
   local m="$1" name="$2" root="$3" masks="${4:-}" src out pck line
   if [ "$m" = identity ]; then src=(--flow identity); else src=(--model "$m"); fi
-  out=$("$EVAL" --dataset pf-pascal --root "$root" --threshold bbox --alpha 0.1 "${src[@]}" \
-        ${masks:+--masks "$masks"} 2>/dev/null)
+  # semflow_eval's progress goes to a file; shown when it fails.
+  if ! out=$("$EVAL" --dataset pf-pascal --root "$root" --threshold bbox --alpha 0.1 "${src[@]}" \
+             ${masks:+--masks "$masks"} 2>"$SETS/semflow_eval.err"); then
+    cat "$SETS/semflow_eval.err" >&2
+    echo "eval_heldout: semflow_eval failed on $m, $name" >&2
+    exit 1
+  fi
   pck=$(echo "$out" | awk '$1 == "all" && $3 == "pair)" {print $(NF)}')
   line=$(echo "$out" | sed -n 's/.*label-transfer accuracy \([0-9.]*\), IoU \([0-9.]*\)/acc=\1 iou=\2/p')
   echo "RESULT $(basename "$m") $name pck=$pck ${line}" | tee -a "$SETS/results.txt"
