@@ -19,9 +19,12 @@
 #include <opencv2/semflow/flow_utils.hpp>
 #include <opencv2/semflow/semantic_flow.hpp>
 
+#include <cmath>
 #include <filesystem>
+#include <functional>
 #include <fstream>
 #include <sstream>
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -632,5 +635,54 @@ TEST(GenerateCommand, CompositePairsCarryTheKeypointsThroughThePlacement)
               1);
     EXPECT_EQ(runCommand(sfnet::cmdGenerate, {"generate", "--composite", csv.string(), "--output", (d / "bad").string()}),
               2);  // no --pairs
+    fs::remove_all(d);
+}
+
+// The composite and near-identity options are range-checked before anything runs, each
+// error naming its flag; through the CLI the same values end with exit code 1 and the message.
+TEST(Training, CompositeOptionsAreValidated)
+{
+    const fs::path d = freshDir("composite_opts");
+    const std::vector<std::pair<std::string, std::function<void(sfnet::TrainOptions&)>>> bad = {
+        {"--composites", [](sfnet::TrainOptions& o) { o.compositesPerObject = 0; }},
+        {"--distractors", [](sfnet::TrainOptions& o) { o.maxDistractors = 9; }},
+        {"--distractors", [](sfnet::TrainOptions& o) { o.maxDistractors = -1; }},
+        {"--other-background", [](sfnet::TrainOptions& o) { o.otherBackground = 1.5; }},
+        {"--other-background", [](sfnet::TrainOptions& o) { o.otherBackground = std::nan(""); }},
+        {"--identity-weight", [](sfnet::TrainOptions& o) { o.identityWeight = -0.1; }},
+        {"--identity-weight", [](sfnet::TrainOptions& o) { o.identityWeight = 2; }}};
+    for (const auto& [flag, set] : bad)
+    {
+        sfnet::TrainOptions o;
+        o.data = "synthetic:2";
+        o.output = d.string();
+        set(o);
+        try
+        {
+            sfnet::train(o);
+            ADD_FAILURE() << flag << " out of range was accepted";
+        }
+        catch (const std::runtime_error& e)
+        {
+            EXPECT_NE(std::string(e.what()).find(flag), std::string::npos) << e.what();
+        }
+    }
+    // The real program: a clean message and exit code 1 (bad value) or 2 (bad usage).
+    fs::create_directories(d);
+    auto run = [&](const std::string& args) {
+        const std::string log = (d / "cli.txt").string();
+        const int status = std::system((std::string(SFNET_BINARY) + " train --data synthetic:2 --output " + d.string() +
+                                        " " + args + " >" + log + " 2>&1").c_str());
+        std::ifstream in(log);
+        std::stringstream ss;
+        ss << in.rdbuf();
+        return std::make_pair(WIFEXITED(status) ? WEXITSTATUS(status) : -1, ss.str());
+    };
+    const auto r1 = run("--other-background 7");
+    EXPECT_EQ(r1.first, 1);
+    EXPECT_NE(r1.second.find("--other-background must be a probability in [0, 1]"), std::string::npos) << r1.second;
+    const auto r2 = run("--composites x");
+    EXPECT_EQ(r2.first, 2);
+    EXPECT_NE(r2.second.find("--composites"), std::string::npos) << r2.second;
     fs::remove_all(d);
 }
