@@ -253,7 +253,8 @@ void drawPair(const cv::semflow::PairPCK& p, const cv::semflow::KeypointPair& pa
 }
 
 // Mask transfer of one pair: the flow maps every pixel p of image X to p + flow(p) in image Y;
-// Y's mask is pulled into X's frame (nearest sample, outside = background) and compared with X's.
+// Y's mask is pulled into X's frame (bilinear on 0/255, object where the result is above half;
+// outside Y = background) and compared with X's.
 struct MaskScore
 {
     double accuracy = 0, iou = 0;
@@ -263,7 +264,7 @@ MaskScore scoreMaskTransfer(const cv::Mat& maskX, const cv::Mat& maskY, const cv
 {
     CV_Assert(flowXtoY.type() == CV_32FC2 && flowXtoY.size() == maskX.size());
     cv::Mat pulled;
-    cv::semflow::warpImage(maskY, flowXtoY, pulled);  // bilinear on 0/255: threshold at half
+    cv::semflow::warpImage(cv::Mat(maskY > 0), flowXtoY, pulled);
     const cv::Mat a = maskX > 0, b = pulled > 127;
     MaskScore s;
     s.accuracy = (double)cv::countNonZero(a == b) / (double)a.total();
