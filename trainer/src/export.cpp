@@ -113,6 +113,21 @@ void registerSchemasOnce()
             .TypeAndShapeInferenceFunction(inferKernelSoftArgmax);
         onnx::OpSchemaRegistry::OpSchemaRegisterOnce registerKsa(s);
     }
+    if (!onnx::OpSchemaRegistry::Schema("ConstantClip", 1, kSemflowOnnxDomain))
+    {
+        onnx::OpSchema s("ConstantClip", __FILE__, __LINE__);
+        s.SetDomain(kSemflowOnnxDomain)
+            .SinceVersion(1)
+            .SetDoc("y = min(max(x, min), max) element-wise, the bounds as attributes (ai.onnx Clip-6). "
+                    "See modules/semflow/doc/onnx_ops.md.")
+            .Input(0, "input", "any tensor", "T")
+            .Output(0, "output", "same shape as the input", "T")
+            .Attr("min", "lower bound", onnx::AttributeProto::FLOAT)
+            .Attr("max", "upper bound, >= min", onnx::AttributeProto::FLOAT)
+            .TypeConstraint("T", {"tensor(float)"}, "float32 tensors")
+            .TypeAndShapeInferenceFunction(onnx::propagateShapeAndTypeFromFirstInput);
+        onnx::OpSchemaRegistry::OpSchemaRegisterOnce registerClip(s);
+    }
 }
 
 // --------------------------------------------------------------------------------------
@@ -319,20 +334,15 @@ public:
         return unary("Relu", add(y, shortcut, p + ".add"), p + ".out");
     }
 
-    // ReLU6 as Relu(x) - Relu(x - 6). Not Clip: OpenCV 4.6's importer takes Clip's bounds only
-    // as the attributes of opset < 11, and opset 11 has them as inputs. Exact for x <= 12
-    // (Sterbenz: x - 6 is exact there); above, off by at most half an ulp of x.
+    // ReLU6 as org.opencv.semflow.ConstantClip(0, 6), which cv::SemanticFlow maps to OpenCV's
+    // ReLU6 layer, fused into the convolution before it. Not the standard Clip: opset 11 gives
+    // its bounds as inputs, which OpenCV 4.6's importer rejects (it reads only the attributes
+    // of Clip-6). doc/benchmarks.md measures the four-layer Relu(x) - Relu(x - 6) it replaces.
     std::string relu6(const std::string& x, const std::string& out)
     {
-        if (!haveRelu6Shift_)
-        {
-            // Shape [1]: OpenCV turns an Add of a one-element constant into a Power layer.
-            constant("relu6.shift", {-6.f}, {1});
-            haveRelu6Shift_ = true;
-        }
-        const std::string r = unary("Relu", x, out + ".relu");
-        const std::string shifted = unary("Relu", add(x, "relu6.shift", out + ".minus6"), out + ".above6");
-        node("Sub", {r, shifted}, {out});
+        onnx::NodeProto* n = node("ConstantClip", {x}, {out}, kSemflowOnnxDomain);
+        attr(n, "min", 0.f);
+        attr(n, "max", 6.f);
         return out;
     }
 
@@ -407,7 +417,6 @@ private:
     onnx::GraphProto* g_;
     bool fold_;
     bool fp16_;
-    bool haveRelu6Shift_ = false;
 };
 }  // namespace
 

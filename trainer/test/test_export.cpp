@@ -378,7 +378,7 @@ TEST(SfnetExportParity, resnet18FoldedBatchNorm)
     expectParity({"resnet18", true, 50});
 }
 
-// Depthwise convolutions, ReLU6 as Clip, and TensorFlow "SAME" pads that are asymmetric on
+// Depthwise convolutions, ReLU6 as ConstantClip, and TensorFlow "SAME" pads that are asymmetric on
 // every stride-2 convolution ([0,0,1,1] for 3x3, [1,1,2,2] for 5x5) in OpenCV's importer.
 TEST(SfnetExportParity, efficientnetLite0)
 {
@@ -388,6 +388,57 @@ TEST(SfnetExportParity, efficientnetLite0)
 TEST(SfnetExportParity, efficientnetLite0FoldedBatchNorm)
 {
     expectParity({"efficientnet_lite0", true, 50});
+}
+
+// EfficientNet-Lite's ReLU6 is one org.opencv.semflow.ConstantClip(0, 6) node per activation,
+// and OpenCV fuses every one of them into the convolution before it: the Net skips the clamp's
+// own layer, whose profile entry stays exactly 0 (its numbers: the parity tests above).
+TEST(SfnetExport, efficientNetRelu6IsOneClampThatOpenCVFuses)
+{
+    SFNet model = randomModel("efficientnet_lite0", 13, 50, 5);
+    const onnx::ModelProto m = buildOnnxModel(model, ExportOptions{true});
+    int expected = 1;  // the stem
+    for (const auto& b : model->efficientNet()->blocks)
+        expected += b->expandConv ? 2 : 1;
+    std::map<std::string, int> ops;
+    for (const auto& n : m.graph().node())
+    {
+        ops[n.domain() + ":" + n.op_type()]++;
+        if (n.op_type() != "ConstantClip")
+            continue;
+        std::map<std::string, float> bounds;
+        for (const auto& a : n.attribute())
+            bounds[a.name()] = a.f();
+        EXPECT_EQ(bounds, (std::map<std::string, float>{{"max", 6.f}, {"min", 0.f}})) << n.name();
+    }
+    EXPECT_EQ(ops["org.opencv.semflow:ConstantClip"], expected);
+    EXPECT_EQ(ops[":Sub"], 0);
+    EXPECT_EQ(ops[":Relu"], 4) << "only the adaptation layers' ReLUs";
+
+    const std::string path = tempPath("lite0_clip.onnx");
+    exportOnnx(model, path, ExportOptions{true});
+    cv::semflow::registerLayers();
+    cv::dnn::Net net = cv::dnn::readNetFromONNX(path);
+    std::remove(path.c_str());
+    net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
+    net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
+    net.setInput(toBlob(torch::rand({1, 3, 64, 64})), "source");
+    net.setInput(toBlob(torch::rand({1, 3, 64, 64})), "target");
+    std::vector<cv::Mat> outs;
+    net.forward(outs, std::vector<std::string>{"grid_s2t", "grid_t2s"});
+    std::vector<double> timings;
+    net.getPerfProfile(timings);
+    int clamps = 0;
+    for (const std::string& name : net.getLayerNames())
+    {
+        const int id = net.getLayerId(name);
+        if (net.getLayer(id)->type != "ReLU6")
+            continue;
+        ++clamps;
+        ASSERT_LT(size_t(id - 1), timings.size());
+        EXPECT_EQ(timings[id - 1], 0.0) << name << " was not fused into its convolution";
+    }
+    EXPECT_EQ(clamps, expected);
 }
 
 TEST(SfnetExportParity, semanticFlowReadsTheExportedModel)

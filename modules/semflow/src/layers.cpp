@@ -7,6 +7,7 @@
 #include "precomp.hpp"
 #include "layers_internal.hpp"
 #include "layers_kernels.hpp"
+#include "opencv2/dnn/all_layers.hpp"
 #include "input_limits.hpp"
 
 #include <mutex>
@@ -16,6 +17,7 @@ namespace semflow {
 
 const char* const kCorrelationType = "org.opencv.semflow.Correlation";
 const char* const kSoftArgmaxType = "org.opencv.semflow.KernelSoftArgmax";
+const char* const kConstantClipType = "org.opencv.semflow.ConstantClip";
 
 std::string shapeString(const dnn::MatShape& s)
 {
@@ -327,12 +329,32 @@ bool getSoftArgmaxSettings(const dnn::Layer& layer, SoftArgmaxSettings& settings
     return l != nullptr;
 }
 
+static Ptr<dnn::Layer> createConstantClip(dnn::LayerParams& params)
+{
+    if (!params.has("min") || !params.has("max"))
+        CV_Error(Error::StsBadArg, "semflow ConstantClip '" + params.name +
+                                       "': needs both float attributes, 'min' and 'max'");
+    const float lo = params.get<float>("min"), hi = params.get<float>("max");
+    if (!(lo <= hi))  // also false for a NaN bound
+        CV_Error(Error::StsOutOfRange,
+                 cv::format("semflow ConstantClip '%s': needs min <= max, got min = %g, max = %g",
+                            params.name.c_str(), lo, hi));
+    // OpenCV's own clamp layer, which a convolution before it fuses on every backend.
+    dnn::LayerParams p;
+    p.name = params.name;
+    p.type = "ReLU6";
+    p.set("min_value", lo);
+    p.set("max_value", hi);
+    return dnn::ReLU6Layer::create(p);
+}
+
 void registerLayers()
 {
     static std::once_flag once;
     std::call_once(once, [] {
         dnn::LayerFactory::registerLayer(kCorrelationType, CorrelationLayer::create);
         dnn::LayerFactory::registerLayer(kSoftArgmaxType, KernelSoftArgmaxLayer::create);
+        dnn::LayerFactory::registerLayer(kConstantClipType, createConstantClip);
     });
 }
 

@@ -18,6 +18,7 @@ namespace semflow {
 
 extern const char* const kCorrelationType;   //!< "org.opencv.semflow.Correlation"
 extern const char* const kSoftArgmaxType;    //!< "org.opencv.semflow.KernelSoftArgmax"
+extern const char* const kConstantClipType;  //!< "org.opencv.semflow.ConstantClip" (OpenCV's ReLU6 layer)
 
 //! The attributes a Correlation layer was built with.
 struct CorrelationSettings

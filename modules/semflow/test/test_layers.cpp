@@ -419,6 +419,86 @@ TEST(Semflow_Layers, register_is_idempotent_and_thread_safe)
     EXPECT_FALSE(dnn::LayerFactory::createLayerInstance(lp.type, lp).empty());
 }
 
+// org.opencv.semflow.ConstantClip, the ReLU6 of the EfficientNet-Lite graphs, is OpenCV's own
+// clamp layer, which the convolution before it absorbs. A hand-built Net: a 3x3 convolution,
+// then ConstantClip(-0.5, 0.75), against a naive loop of both.
+TEST(Semflow_Layers, constant_clip_clamps_and_is_fused_into_the_convolution)
+{
+    semflow::registerLayers();
+    RNG rng(21);
+    const int C = 3, K = 4, H = 7, W = 9;
+    const float lo = -0.5f, hi = 0.75f;
+    Mat weights = randomBlob({K, C, 3, 3}, rng), bias = randomBlob({1, K}, rng);
+    dnn::LayerParams conv;
+    conv.set("kernel_size", 3);
+    conv.set("pad", 1);
+    conv.set("num_output", K);
+    conv.set("bias_term", true);
+    conv.blobs = {weights, bias};
+    dnn::Net net;
+    const int convId = net.addLayerToPrev("conv", "Convolution", conv);
+    dnn::LayerParams clip;
+    clip.set("min", lo);
+    clip.set("max", hi);
+    const int clipId = net.addLayerToPrev("clip", "org.opencv.semflow.ConstantClip", clip);
+    net.setPreferableBackend(dnn::DNN_BACKEND_OPENCV);
+    net.setPreferableTarget(dnn::DNN_TARGET_CPU);
+    const Mat input = randomBlob({1, C, H, W}, rng);
+    net.setInput(input);
+    const Mat out = net.forward();
+    ASSERT_EQ(out.dims, 4);
+    ASSERT_EQ(out.size[1], K);
+
+    double worst = 0;
+    int clamped = 0;
+    for (int k = 0; k < K; k++)
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++)
+            {
+                double sum = bias.at<float>(k);
+                for (int c = 0; c < C; c++)
+                    for (int dy = -1; dy <= 1; dy++)
+                        for (int dx = -1; dx <= 1; dx++)
+                        {
+                            if (y + dy < 0 || y + dy >= H || x + dx < 0 || x + dx >= W)
+                                continue;
+                            const int wi[4] = {k, c, dy + 1, dx + 1}, ii[4] = {0, c, y + dy, x + dx};
+                            sum += (double)weights.at<float>(wi) * input.at<float>(ii);
+                        }
+                const double expected = std::min(std::max(sum, (double)lo), (double)hi);
+                clamped += expected == lo || expected == hi;
+                const int oi[4] = {0, k, y, x};
+                worst = std::max(worst, std::abs(out.at<float>(oi) - expected));
+            }
+    EXPECT_LE(worst, 1e-5);
+    EXPECT_GT(clamped, K * H * W / 4) << "the case must exercise both bounds";
+
+    // Fused: the clamp runs inside the convolution, so the Net skips its own layer, whose
+    // profile entry (indexed from layer 1) stays exactly 0.
+    std::vector<double> timings;
+    net.getPerfProfile(timings);
+    ASSERT_GE((int)timings.size(), clipId);
+    EXPECT_GT(timings[convId - 1], 0.0);
+    EXPECT_EQ(timings[clipId - 1], 0.0) << "ConstantClip was not fused into the convolution";
+}
+
+TEST(Semflow_Layers, constant_clip_needs_ordered_bounds)
+{
+    semflow::registerLayers();
+    dnn::LayerParams lp;
+    lp.name = "clip";
+    lp.type = "org.opencv.semflow.ConstantClip";
+    SEMFLOW_EXPECT_THROW_MSG(dnn::LayerFactory::createLayerInstance(lp.type, lp), "'min' and 'max'");
+    lp.set("min", 0.f);
+    SEMFLOW_EXPECT_THROW_MSG(dnn::LayerFactory::createLayerInstance(lp.type, lp), "'min' and 'max'");
+    lp.set("max", -1.f);
+    SEMFLOW_EXPECT_THROW_MSG(dnn::LayerFactory::createLayerInstance(lp.type, lp), "min <= max");
+    lp.set("max", std::numeric_limits<float>::quiet_NaN());
+    SEMFLOW_EXPECT_THROW_MSG(dnn::LayerFactory::createLayerInstance(lp.type, lp), "min <= max");
+    lp.set("max", 6.f);
+    EXPECT_FALSE(dnn::LayerFactory::createLayerInstance(lp.type, lp).empty());
+}
+
 // The layers compute in FP32: an output blob of another type (what an int8 network could hand
 // them) is refused with a message instead of being written through a float pointer.
 TEST(Semflow_Layers, a_non_float_output_blob_is_refused)
