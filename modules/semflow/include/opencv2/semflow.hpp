@@ -14,7 +14,8 @@ Semantic Correspondence", CVPR 2019 @cite Lee2019SFNet.
 
 The module has three parts:
 - two custom cv::dnn layers, `org.opencv.semflow.Correlation` and
-  `org.opencv.semflow.KernelSoftArgmax`, registered by cv::semflow::registerLayers()
+  `org.opencv.semflow.KernelSoftArgmax` (and `ConstantClip`, the EfficientNet-Lite
+  graphs' ReLU6 as OpenCV's own fusable layer), registered by cv::semflow::registerLayers()
   so that SFNet ONNX graphs load with cv::dnn::readNetFromONNX;
 - cv::SemanticFlow, a cv::DenseOpticalFlow that runs such a model on two images;
 - flow utilities (warping, keypoint transfer, visualisation) and the loaders and

@@ -15,8 +15,10 @@ namespace semflow {
 
 /** @brief Registers the semflow custom layers with cv::dnn::LayerFactory.
 
-Registers `org.opencv.semflow.Correlation` and `org.opencv.semflow.KernelSoftArgmax`,
-the layer types OpenCV's ONNX importer creates for nodes of domain
+Registers `org.opencv.semflow.Correlation`, `org.opencv.semflow.KernelSoftArgmax` and
+`org.opencv.semflow.ConstantClip` (a clamp with constant bounds, created as OpenCV's own
+ReLU6 layer so that a convolution fuses it), the layer types OpenCV's ONNX importer creates
+for nodes of domain
 `org.opencv.semflow`. Call it before cv::dnn::readNetFromONNX (the importer
 instantiates layers while it reads the file). Safe to call any number of times
 from any number of threads; registration happens once. cv::SemanticFlow calls it
