@@ -12,6 +12,7 @@
 #include <iterator>
 #include <limits>
 
+#include "opencv2/core/utils/logger.hpp"
 #include "opencv2/imgcodecs.hpp"
 
 namespace opencv_test { namespace {
@@ -89,6 +90,31 @@ TEST(Semflow_SemanticFlow, damaged_or_foreign_model_files_say_what_is_wrong)
     const std::string png = writeBytes(std::string("\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16) + std::string(64, '\x33'));
     SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(png), "not a readable ONNX model");
     std::remove(png.c_str());
+}
+
+// create() silences OpenCV 4.7+'s per-node "missing dispatch map" warnings by raising the log
+// level during the import (the Python tests check what is printed): the level comes back,
+// whether the import succeeds or throws (the FP16 graph on OpenCV 4.6), and a level the user
+// chose is not touched.
+TEST(Semflow_SemanticFlow, create_restores_the_log_level)
+{
+    namespace logging = cv::utils::logging;
+    SEMFLOW_REQUIRE_TEST_DATA("models/semflow_tiny_fp16.onnx");
+    const logging::LogLevel before = logging::getLogLevel();
+    for (logging::LogLevel level : {logging::LOG_LEVEL_WARNING, logging::LOG_LEVEL_INFO, logging::LOG_LEVEL_ERROR})
+        for (const char* model : {"models/semflow_tiny.onnx", "models/semflow_tiny_fp16.onnx"})
+        {
+            logging::setLogLevel(level);
+            try
+            {
+                SemanticFlow::create(semflowTestData(model));
+            }
+            catch (const cv::Exception&)
+            {
+            }
+            EXPECT_EQ(logging::getLogLevel(), level) << model;
+        }
+    logging::setLogLevel(before);
 }
 
 }}  // namespace
