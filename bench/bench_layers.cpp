@@ -15,6 +15,8 @@
 
 #include "opencv2/semflow.hpp"
 
+#include "../modules/semflow/src/layers_kernels.hpp"
+
 #ifdef SEMFLOW_HAVE_TORCH
 #include "model.hpp"
 #endif
@@ -63,6 +65,27 @@ void BM_Sgemm(benchmark::State& state)
     }
     setCorrelationCounters(state, g, C);
 }
+
+// The correlation's product alone, two ways: cv::gemm (BLAS-backed where OpenCV was built with
+// Lapack, as Debian's 4.6; single-threaded C++ otherwise) and the module's own kernel.
+void correlationProductBench(benchmark::State& state, bool own)
+{
+    const int g = (int)state.range(0), C = (int)state.range(1), M = g * g;
+    cv::Mat fs = randomBlob(1, C, g, g, -1, 1, 1), ft = randomBlob(1, C, g, g, -1, 1, 2);
+    cv::Mat out(M, M, CV_32F);
+    for (auto _ : state)
+    {
+        if (own)
+            cv::semflow::detail::gemmTransposedA(ft.ptr<float>(), fs.ptr<float>(), C, M, M, out.ptr<float>());
+        else
+            cv::gemm(cv::Mat(C, M, CV_32F, ft.data), cv::Mat(C, M, CV_32F, fs.data), 1.0, cv::noArray(), 0.0, out,
+                     cv::GEMM_1_T);
+        benchmark::DoNotOptimize(out.data);
+    }
+    setCorrelationCounters(state, g, C);
+}
+void BM_CorrelationProduct_cvGemm(benchmark::State& state) { correlationProductBench(state, false); }
+void BM_CorrelationProduct_OwnKernel(benchmark::State& state) { correlationProductBench(state, true); }
 
 void BM_KernelSoftArgmax_OpenCV(benchmark::State& state)
 {
@@ -117,6 +140,15 @@ void correlationArgs(benchmark::internal::Benchmark* b)
     b->ArgNames({"grid", "C"})->Unit(benchmark::kMillisecond)->UseRealTime();
 }
 
+// The default model's two levels (EfficientNet-Lite0: 112 and 320 channels on a 20x20 grid)
+// and the ResNet-101 ones.
+void productArgs(benchmark::internal::Benchmark* b)
+{
+    for (int C : {112, 320, 1024, 2048})
+        b->Args({20, C});
+    b->ArgNames({"grid", "C"})->Unit(benchmark::kMillisecond)->UseRealTime();
+}
+
 void softArgmaxArgs(benchmark::internal::Benchmark* b)
 {
     b->Arg(20)->Arg(40)->ArgName("grid")->Unit(benchmark::kMillisecond)->UseRealTime();
@@ -126,6 +158,8 @@ void softArgmaxArgs(benchmark::internal::Benchmark* b)
 
 BENCHMARK(BM_Correlation_OpenCV)->Apply(correlationArgs);
 BENCHMARK(BM_Sgemm)->Apply(correlationArgs);
+BENCHMARK(BM_CorrelationProduct_cvGemm)->Apply(productArgs);
+BENCHMARK(BM_CorrelationProduct_OwnKernel)->Apply(productArgs);
 BENCHMARK(BM_KernelSoftArgmax_OpenCV)->Apply(softArgmaxArgs);
 #ifdef SEMFLOW_HAVE_TORCH
 BENCHMARK(BM_Correlation_LibTorch)->Apply(correlationArgs);

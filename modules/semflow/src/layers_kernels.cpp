@@ -7,6 +7,8 @@
 #include "precomp.hpp"
 #include "layers_kernels.hpp"
 
+#include "opencv2/core/hal/intrin.hpp"
+
 #include <cfloat>
 #include <cmath>
 #include <cstdint>
@@ -37,6 +39,131 @@ static void inverseColumnNorms(const float* f, int C, int M, float* inv)
         inv[m] = (float)(1.0 / std::sqrt(acc[m] + kEps));
 }
 
+#if CV_VERSION_MAJOR > 4 || (CV_VERSION_MAJOR == 4 && CV_VERSION_MINOR >= 9)
+#define SEMFLOW_HAVE_SIMD (CV_SIMD || CV_SIMD_SCALABLE)
+#define SEMFLOW_F32_LANES VTraits<v_float32>::vlanes()
+#else
+#define SEMFLOW_HAVE_SIMD CV_SIMD
+#define SEMFLOW_F32_LANES v_float32::nlanes
+#endif
+
+namespace {
+
+// Rows of the output computed together: 6 rows x 2 vectors are 12 accumulators, which with the
+// two loaded vectors of s and one broadcast fit the 16 vector registers of x86-64 and NEON.
+const int kRows = 6;
+
+// out rows [j0, j0 + rows) for every column: the block of t is packed (kRows values per k,
+// zeros past the last row) so that the inner loop reads it contiguously.
+void gemmRowBlock(const float* t, const float* s, int K, int M, int N, int j0, float* out, float* packed)
+{
+    const int rows = std::min(kRows, M - j0);
+    for (int k = 0; k < K; k++)
+        for (int r = 0; r < kRows; r++)
+            packed[k * kRows + r] = r < rows ? t[(size_t)k * M + j0 + r] : 0.f;
+    int i = 0;
+#if SEMFLOW_HAVE_SIMD
+    const int VL = SEMFLOW_F32_LANES;
+    for (; i + 2 * VL <= N; i += 2 * VL)
+    {
+        v_float32 a00 = vx_setzero_f32(), a01 = vx_setzero_f32(), a10 = vx_setzero_f32(),
+                  a11 = vx_setzero_f32(), a20 = vx_setzero_f32(), a21 = vx_setzero_f32(),
+                  a30 = vx_setzero_f32(), a31 = vx_setzero_f32(), a40 = vx_setzero_f32(),
+                  a41 = vx_setzero_f32(), a50 = vx_setzero_f32(), a51 = vx_setzero_f32();
+        const float* sp = s + i;
+        const float* tp = packed;
+        for (int k = 0; k < K; k++, sp += N, tp += kRows)
+        {
+            const v_float32 s0 = vx_load(sp), s1 = vx_load(sp + VL);
+            v_float32 b = vx_setall_f32(tp[0]);
+            a00 = v_fma(b, s0, a00);
+            a01 = v_fma(b, s1, a01);
+            b = vx_setall_f32(tp[1]);
+            a10 = v_fma(b, s0, a10);
+            a11 = v_fma(b, s1, a11);
+            b = vx_setall_f32(tp[2]);
+            a20 = v_fma(b, s0, a20);
+            a21 = v_fma(b, s1, a21);
+            b = vx_setall_f32(tp[3]);
+            a30 = v_fma(b, s0, a30);
+            a31 = v_fma(b, s1, a31);
+            b = vx_setall_f32(tp[4]);
+            a40 = v_fma(b, s0, a40);
+            a41 = v_fma(b, s1, a41);
+            b = vx_setall_f32(tp[5]);
+            a50 = v_fma(b, s0, a50);
+            a51 = v_fma(b, s1, a51);
+        }
+        const v_float32 acc[kRows][2] = {{a00, a01}, {a10, a11}, {a20, a21},
+                                         {a30, a31}, {a40, a41}, {a50, a51}};
+        for (int r = 0; r < rows; r++)
+        {
+            float* o = out + (size_t)(j0 + r) * N + i;
+            v_store(o, acc[r][0]);
+            v_store(o + VL, acc[r][1]);
+        }
+    }
+#endif
+    // The columns past the last full pair of vectors (all of them without SIMD).
+    for (; i < N; i++)
+    {
+        float acc[kRows] = {0.f, 0.f, 0.f, 0.f, 0.f, 0.f};
+        const float* tp = packed;
+        for (int k = 0; k < K; k++, tp += kRows)
+        {
+            const float v = s[(size_t)k * N + i];
+            for (int r = 0; r < kRows; r++)
+                acc[r] += tp[r] * v;
+        }
+        for (int r = 0; r < rows; r++)
+            out[(size_t)(j0 + r) * N + i] = acc[r];
+    }
+}
+
+bool buildHasBlas()
+{
+    // "Lapack: YES (...)" in cv::getBuildInformation(): cv::gemm then calls the BLAS's sgemm.
+    const String info = getBuildInformation();
+    const size_t at = info.find("Lapack:");
+    if (at == String::npos)
+        return false;
+    const size_t end = info.find('\n', at);
+    return info.substr(at, end == String::npos ? String::npos : end - at).find("YES") != String::npos;
+}
+
+}  // namespace
+
+void gemmTransposedA(const float* t, const float* s, int K, int M, int N, float* out)
+{
+    CV_Assert(K >= 0 && M >= 0 && N >= 0);
+    const int blocks = (M + kRows - 1) / kRows;
+    parallel_for_(Range(0, blocks), [&](const Range& r) {
+        AutoBuffer<float> packed((size_t)std::max(K, 1) * kRows);
+        for (int b = r.start; b < r.end; b++)
+            gemmRowBlock(t, s, K, M, N, b * kRows, out, packed.data());
+    }, std::max(1.0, (double)M * N * K / (1 << 20)));
+}
+
+bool correlationUsesBlas()
+{
+    static const bool blas = buildHasBlas();
+    return blas;
+}
+
+void correlationProduct(const float* t, const float* s, int K, int M, int N, float* out)
+{
+    if (!correlationUsesBlas())
+    {
+        gemmTransposedA(t, s, K, M, N, out);
+        return;
+    }
+    Mat tM(K, M, CV_32F, const_cast<float*>(t));
+    Mat sM(K, N, CV_32F, const_cast<float*>(s));
+    Mat oM(M, N, CV_32F, out);
+    cv::gemm(tM, sM, 1.0, noArray(), 0.0, oM, GEMM_1_T);
+    CV_Assert(oM.data == (uchar*)out);  // gemm must have written in place
+}
+
 void correlationForward(const Mat& src, const Mat& tgt, Mat& out, bool normalize, bool relu)
 {
     const int N = src.size[0], C = src.size[1];
@@ -52,11 +179,7 @@ void correlationForward(const Mat& src, const Mat& tgt, Mat& out, bool normalize
         float* o = out.ptr<float>(n);
 
         // C[j, i] = sum_c ft[c, j] * fs[c, i]: one GEMM, (Mt x C) * (C x Ms).
-        Mat ftM(C, Mt, CV_32F, const_cast<float*>(ft));
-        Mat fsM(C, Ms, CV_32F, const_cast<float*>(fs));
-        Mat oM(Mt, Ms, CV_32F, o);
-        cv::gemm(ftM, fsM, 1.0, noArray(), 0.0, oM, GEMM_1_T);
-        CV_Assert(oM.data == (uchar*)o);  // gemm must have written in place
+        correlationProduct(ft, fs, C, Mt, Ms, o);
 
         if (!normalize && !relu)
             continue;
