@@ -21,23 +21,37 @@ void checkInputImage(const Mat& img, const char* what)
     const int depth = img.depth(), cn = img.channels();
     if (img.empty())
         CV_Error(Error::StsBadArg, format("SemanticFlow: the %s image is empty", what));
-    semflow::detail::checkImageSize(img, "SemanticFlow", what);
-    if (img.dims != 2 || (depth != CV_8U && depth != CV_32F) || (cn != 1 && cn != 3 && cn != 4))
+    if (img.dims != 2)
+    {
+        // A NumPy (1, H, W, 3) batch or an (H, W, 3, 1) array arrives as an n-D, 1-channel Mat.
+        std::string shape;
+        for (int i = 0; i < img.dims; i++)
+            shape += (i ? " x " : "") + std::to_string(img.size[i]);
         CV_Error(Error::StsBadArg,
-                 format("SemanticFlow: expected a 2-D 8-bit or 32-bit float %s image with 1, 3 or 4 "
-                        "channels, got %s", what, typeToString(img.type()).c_str()));
-    if (depth == CV_32F)
+                 format("SemanticFlow: expected one 2-D %s image (H x W with 1, 3 or 4 channels; in "
+                        "Python an (H, W) or (H, W, C) array), got a %d-D array of %s, shape [%s]",
+                        what, img.dims, typeToString(img.type()).c_str(), shape.c_str()));
+    }
+    semflow::detail::checkImageSize(img, "SemanticFlow", what);
+    if ((depth != CV_8U && depth != CV_32F && depth != CV_64F) || (cn != 1 && cn != 3 && cn != 4))
+        CV_Error(Error::StsBadArg,
+                 format("SemanticFlow: expected an 8-bit (0..255), or 32- or 64-bit float ([0, 1]) %s image "
+                        "with 1, 3 or 4 channels, got %s%s", what, typeToString(img.type()).c_str(),
+                        depth == CV_32S ? " (NumPy int32 and int64 arrays arrive as CV_32S: convert with "
+                                          ".astype(np.uint8), or to float in [0, 1])" : ""));
+    if (depth == CV_32F || depth == CV_64F)
     {
         // Float images are taken as already scaled; a 0..255 float image would otherwise
         // give a silently wrong answer.
         Point bad;
         if (!checkRange(img.reshape(1), true, &bad, -1e-3, 1.0 + 1e-3))
         {
-            const float v = img.reshape(1).at<float>(bad.y, bad.x);
+            const Mat flat = img.reshape(1);
+            const double v = depth == CV_32F ? flat.at<float>(bad.y, bad.x) : flat.at<double>(bad.y, bad.x);
             CV_Error(Error::StsOutOfRange,
-                     format("SemanticFlow: the %s image is CV_32F, so its values must lie in [0, 1] "
+                     format("SemanticFlow: the %s image is %s, so its values must lie in [0, 1] "
                             "(divide 8-bit values by 255), but it holds %g at row %d",
-                            what, v, bad.y));
+                            what, depth == CV_32F ? "CV_32F" : "CV_64F", v, bad.y));
         }
     }
 }
@@ -46,6 +60,12 @@ Mat preprocessImage(const Mat& img, Size inputSize, bool pad, const char* what, 
 {
     checkInputImage(img, what);
     const int depth = img.depth(), cn = img.channels();
+    if (depth == CV_64F)  // scikit-image's img_as_float: float32 is all the network computes in
+    {
+        Mat f32;
+        img.convertTo(f32, CV_32F);
+        return preprocessImage(f32, inputSize, pad, what, filter);
+    }
     const Size content = pad ? Size(inputSize.width - 2 * kBorderPixels, inputSize.height - 2 * kBorderPixels)
                              : inputSize;
     Mat rgb;

@@ -44,7 +44,13 @@ TEST(Semflow_SemanticFlow, bad_images_raise_clear_errors)
     SEMFLOW_EXPECT_THROW_MSG(sf->calc(good, Mat(), flow), "target image is empty");
     SEMFLOW_EXPECT_THROW_MSG(sf->calc(Mat(32, 32, CV_16UC3), good, flow), "got CV_16UC3");
     SEMFLOW_EXPECT_THROW_MSG(sf->calc(good, Mat(32, 32, CV_8UC2), flow), "got CV_8UC2");
-    SEMFLOW_EXPECT_THROW_MSG(sf->calc(good, Mat(32, 32, CV_64FC3), flow), "got CV_64FC3");
+    SEMFLOW_EXPECT_THROW_MSG(sf->calc(good, Mat(32, 32, CV_32SC3, Scalar::all(3)), flow),
+                             "got CV_32SC3 (NumPy int32 and int64 arrays arrive as CV_32S");
+    const int batchShape[4] = {1, 32, 32, 3};  // a NumPy (1, H, W, 3) batch
+    SEMFLOW_EXPECT_THROW_MSG(sf->calc(Mat(4, batchShape, CV_8UC1, Scalar(0)), good, flow),
+                             "got a 4-D array of CV_8UC1, shape [1 x 32 x 32 x 3]");
+    SEMFLOW_EXPECT_THROW_MSG(sf->calc(good, Mat(32, 32, CV_64FC3, Scalar::all(2.0)), flow),
+                             "target image is CV_64F, so its values must lie in [0, 1]");
     Mat scaled255;
     good.convertTo(scaled255, CV_32F);  // forgot to divide by 255
     SEMFLOW_EXPECT_THROW_MSG(sf->calc(scaled255, good, flow), "must lie in [0, 1]");
@@ -115,6 +121,30 @@ TEST(Semflow_SemanticFlow, create_restores_the_log_level)
             EXPECT_EQ(logging::getLogLevel(), level) << model;
         }
     logging::setLogLevel(before);
+}
+
+// A float64 image in [0, 1] (scikit-image's img_as_float) gives the flow of the same image in
+// float32, which is what the network computes in.
+TEST(Semflow_SemanticFlow, float64_images_are_taken_as_float32)
+{
+    SEMFLOW_REQUIRE_TEST_DATA("models/semflow_tiny.onnx");
+    SEMFLOW_REQUIRE_TEST_DATA("demo");
+    Ptr<SemanticFlow> sf = SemanticFlow::create(bundledModel());
+    const Mat src8 = imread(semflowTestData("demo/source.png"), IMREAD_COLOR);
+    const Mat tgt8 = imread(semflowTestData("demo/target.png"), IMREAD_COLOR);
+    ASSERT_FALSE(src8.empty());
+    ASSERT_FALSE(tgt8.empty());
+    Mat src32, tgt32, src64, tgt64, flow32, flow64;
+    src8.convertTo(src32, CV_32F, 1.0 / 255);
+    tgt8.convertTo(tgt32, CV_32F, 1.0 / 255);
+    src32.convertTo(src64, CV_64F);
+    tgt32.convertTo(tgt64, CV_64F);
+    sf->calc(src32, tgt32, flow32);
+    sf->calc(src64, tgt64, flow64);
+    ASSERT_EQ(flow64.type(), CV_32FC2);
+    ASSERT_EQ(flow64.size(), src8.size());
+    EXPECT_EQ(cv::norm(flow32, flow64, NORM_INF), 0.0);
+    EXPECT_GT(cv::norm(flow32, NORM_INF), 1.0) << "a flow that does not move proves nothing";
 }
 
 }}  // namespace

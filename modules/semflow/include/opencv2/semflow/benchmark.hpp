@@ -7,6 +7,11 @@
 
 #include "opencv2/core.hpp"
 
+#ifndef CV_WRAP_FILE_PATH
+// OpenCV before 4.8: path arguments are plain strings in Python (4.8+ also takes os.PathLike).
+#define CV_WRAP_FILE_PATH
+#endif
+
 #include <functional>
 #include <string>
 #include <vector>
@@ -71,8 +76,8 @@ name. A keypoint at (-1, -1) or with a `nan` coordinate in either image is marke
        directories does (the CSV sits inside `PF-dataset-PASCAL/`), the shorter one is used.
 @throws cv::Exception naming the file and line of a malformed row.
 */
-CV_EXPORTS_W std::vector<KeypointPair> loadPFPascalPairs(const String& csvFile,
-                                                       const String& imageRoot = String());
+CV_EXPORTS_W std::vector<KeypointPair> loadPFPascalPairs(CV_WRAP_FILE_PATH const String& csvFile,
+                                                       CV_WRAP_FILE_PATH const String& imageRoot = String());
 
 /** @brief Reads the PF-WILLOW pair list (`test_pairs_pf.csv`).
 
@@ -83,8 +88,8 @@ the name of the folder holding imageA (`car(G)`, `duck(S)`, ...). Image A is the
 @param imageRoot as for loadPFPascalPairs().
 @throws cv::Exception naming the file and line of a malformed row.
 */
-CV_EXPORTS_W std::vector<KeypointPair> loadPFWillowPairs(const String& csvFile,
-                                                       const String& imageRoot = String());
+CV_EXPORTS_W std::vector<KeypointPair> loadPFWillowPairs(CV_WRAP_FILE_PATH const String& csvFile,
+                                                       CV_WRAP_FILE_PATH const String& imageRoot = String());
 
 /** @brief Reads one SPair-71k pair annotation (`PairAnnotation/<split>/<name>.json`).
 
@@ -93,7 +98,8 @@ keypoints visible in both images), `src_bndbox`, `trg_bndbox` ([x1, y1, x2, y2])
 present, `src_imsize`/`trg_imsize` ([w, h, c]). Images are `<imageRoot>/<category>/<name>`.
 @throws cv::Exception naming the file (and line, for JSON syntax errors).
 */
-CV_EXPORTS_W KeypointPair loadSPairAnnotation(const String& jsonFile, const String& imageRoot);
+CV_EXPORTS_W KeypointPair loadSPairAnnotation(CV_WRAP_FILE_PATH const String& jsonFile,
+                                             CV_WRAP_FILE_PATH const String& imageRoot);
 
 /** @brief Reads a SPair-71k split: `Layout/<layout>/<split>.txt` lists the pair names, each
 annotated by `PairAnnotation/<split>/<name>.json`, images under `JPEGImages/<category>/`.
@@ -102,7 +108,7 @@ annotated by `PairAnnotation/<split>/<name>.json`, images under `JPEGImages/<cat
 @param layout `large` (the benchmark) or `small`.
 @throws cv::Exception naming the file and line of a malformed entry.
 */
-CV_EXPORTS_W std::vector<KeypointPair> loadSPairPairs(const String& root, const String& split,
+CV_EXPORTS_W std::vector<KeypointPair> loadSPairPairs(CV_WRAP_FILE_PATH const String& root, const String& split,
                                                     const String& layout = "large");
 
 /** @brief Loads a benchmark split by its standard file names.
@@ -113,7 +119,7 @@ CV_EXPORTS_W std::vector<KeypointPair> loadSPairPairs(const String& root, const 
 - `spair`: loadSPairPairs(root, split).
 @throws cv::Exception listing the files it looked for when none exists.
 */
-CV_EXPORTS_W std::vector<KeypointPair> loadBenchmark(const String& dataset, const String& root,
+CV_EXPORTS_W std::vector<KeypointPair> loadBenchmark(const String& dataset, CV_WRAP_FILE_PATH const String& root,
                                                    const String& split);
 
 /** @brief The same pair in images resized to other sizes (e.g. the network input size).

@@ -8,6 +8,11 @@
 #include <vector>
 
 #include "opencv2/core.hpp"
+
+#ifndef CV_WRAP_FILE_PATH
+// OpenCV before 4.8: path arguments are plain strings in Python (4.8+ also takes os.PathLike).
+#define CV_WRAP_FILE_PATH
+#endif
 #include "opencv2/imgproc.hpp"
 
 namespace cv {
@@ -140,7 +145,7 @@ calc() (at most 32768 per side, 2^27 pixels), and a file size of exactly
 @return the CV_32FC2 flow (dx, dy in pixels).
 @throws cv::Exception naming the file and what is wrong with it.
 */
-CV_EXPORTS_W Mat readFlow(const String& path);
+CV_EXPORTS_W Mat readFlow(CV_WRAP_FILE_PATH const String& path);
 
 //! @}
 

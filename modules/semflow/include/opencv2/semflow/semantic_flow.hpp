@@ -6,6 +6,11 @@
 #define OPENCV_SEMFLOW_SEMANTIC_FLOW_HPP
 
 #include "opencv2/core.hpp"
+
+#ifndef CV_WRAP_FILE_PATH
+// OpenCV before 4.8: path arguments are plain strings in Python (4.8+ also takes os.PathLike).
+#define CV_WRAP_FILE_PATH
+#endif
 #include "opencv2/dnn/dnn.hpp"
 #include "opencv2/video/tracking.hpp"
 
@@ -90,7 +95,7 @@ public:
     (KernelSoftArgmax of the product of two Correlations, with the same settings in both
     directions). Registers the semflow layers (cv::semflow::registerLayers).
     */
-    CV_WRAP static Ptr<SemanticFlow> create(const String& model, Size inputSize = Size(320, 320),
+    CV_WRAP static Ptr<SemanticFlow> create(CV_WRAP_FILE_PATH const String& model, Size inputSize = Size(320, 320),
                                             bool padBorder = true, float beta = -1.f,
                                             float sigma = -1.f,
                                             int backend = dnn::DNN_BACKEND_OPENCV,
