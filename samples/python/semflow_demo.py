@@ -3,8 +3,10 @@
 # It is subject to the license terms in the LICENSE file found in the top-level directory
 # of this distribution and at http://opencv.org/license.html.
 """Semantic flow between two images with cv2.SemanticFlow (the Python twin of
-samples/semflow_demo.cpp): writes the flow (.flo), its colour coding, the target warped into
-the source's frame and a picture of the matches.
+modules/semflow/samples/demo.cpp, with the same outputs): the flow (flow.flo), its colour
+coding (flow_color.png), the source warped into the target's frame (warped_source.png), the
+matches whose forward-backward confidence is above 0.5 (matches.png) and the confidence
+(confidence.png).
 
 Needs a cv2 built with the semflow module (scripts/build_opencv.sh), e.g.
 
@@ -59,12 +61,15 @@ def main():
           "set-up)" % (source.shape[1], source.shape[0], target.shape[1], target.shape[0], ms))
 
     os.makedirs(args.out, exist_ok=True)
+    # As the C++ demo: the source in the target's frame needs the target-to-source flow, and only
+    # confident matches are drawn (all of them are unreadable on a photograph).
     outputs = {
         "flow.flo": None,
         "flow_color.png": cv.semflow.flowToColor(flow),
-        "warped_target.png": cv.semflow.warpImage(target, flow),
-        "matches.png": cv.semflow.drawFlowMatches(source, target, flow, step=args.step),
-        "confidence.png": (confidence * 255).astype("uint8"),
+        "warped_source.png": cv.semflow.warpImage(source, back),
+        "matches.png": cv.semflow.drawFlowMatches(source, target, flow, step=args.step,
+                                                  mask=(confidence > 0.5).astype("uint8")),
+        "confidence.png": cv.applyColorMap((confidence * 255).astype("uint8"), cv.COLORMAP_VIRIDIS),
     }
     for name, img in outputs.items():
         path = os.path.join(args.out, name)

@@ -277,6 +277,54 @@ class semflow_semantic_flow_test(SemflowTestCase):
             loud = run(OPENCV_LOG_LEVEL="INFO")
             self.assertIn("missing dispatch map for domain='org.opencv.semflow'", loud.stderr)
 
+    def test_python_demo_writes_the_tutorials_files(self):
+        demo = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "..", "..",
+                            "samples", "python", "semflow_demo.py")
+        if not os.path.isfile(demo):
+            self.skipTest("samples/python/semflow_demo.py is not beside this test (not the semflow repo)")
+        out = tempfile.mkdtemp(prefix="semflow_pydemo_")
+        src, tgt = self.data("demo/source.png"), self.data("demo/target.png")
+        subprocess.run([sys.executable, demo, src, tgt, "--model", self.model(), "--out", out],
+                       check=True, stdout=subprocess.DEVNULL)
+        self.assertEqual(sorted(os.listdir(out)), ["confidence.png", "flow.flo", "flow_color.png",
+                                                   "matches.png", "warped_source.png"])
+        # matches.png draws only the confident matches: recomputed here from the confidence.
+        source, target = cv.imread(src), cv.imread(tgt)
+        sf = cv.SemanticFlow.create(self.model())
+        flow, back, conf = sf.calcBidirectional(source, target)
+        confident = cv.semflow.drawFlowMatches(source, target, flow, step=24, mask=(conf > 0.5).astype(np.uint8))
+        every = cv.semflow.drawFlowMatches(source, target, flow, step=24)
+        written = cv.imread(os.path.join(out, "matches.png"))
+        self.assertTrue(0 < (conf > 0.5).mean() < 1, "the pair must have both kinds of match")
+        self.assertEqual(np.abs(written.astype(int) - confident).max(), 0)
+        self.assertGreater(np.abs(written.astype(int) - every).max(), 0)
+        warped = cv.imread(os.path.join(out, "warped_source.png"))
+        self.assertEqual(warped.shape, target.shape)  # the source in the target's frame
+
+    def test_paths_and_float64_images_as_numpy_users_pass_them(self):
+        import pathlib
+        major, minor = (int(v) for v in cv.__version__.split(".")[:2])
+        src, tgt = self.demo_pair()
+        sf = cv.SemanticFlow.create(self.model())
+        if (major, minor) >= (4, 8):  # os.PathLike arguments: CV_WRAP_FILE_PATH
+            sf_path = cv.SemanticFlow.create(pathlib.Path(self.model()))
+            self.assertEqual(np.abs(sf_path.calc(src, tgt, None) - sf.calc(src, tgt, None)).max(), 0)
+            csv = pathlib.Path(self.data("photo_pairs/test_pairs_pf_pascal.csv"))
+            self.assertEqual(len(cv.semflow.loadPFPascalPairs(csv, csv.parent)),
+                             len(cv.semflow.loadPFPascalPairs(str(csv), str(csv.parent))))
+        # float64 in [0, 1] (scikit-image's img_as_float) gives the float32 image's flow.
+        s32, t32 = src.astype(np.float32) / 255, tgt.astype(np.float32) / 255
+        f32 = sf.calc(s32, t32, None)
+        f64 = sf.calc(s32.astype(np.float64), t32.astype(np.float64), None)
+        self.assertEqual(np.abs(f32 - f64).max(), 0)
+        # What NumPy users get wrong is named: a batch axis, int arrays, 0..255 floats.
+        self.assertRaisesMessage("got a 4-D array of CV_8UC1, shape [1 x %d x %d x 3]" % src.shape[:2],
+                                 sf.calc, src[None], tgt, None)
+        self.assertRaisesMessage("NumPy int32 and int64 arrays arrive as CV_32S", sf.calc,
+                                 src.astype(np.int64), tgt, None)
+        self.assertRaisesMessage("is CV_64F, so its values must lie in [0, 1]", sf.calc,
+                                 src.astype(np.float64), tgt, None)
+
     def test_bad_inputs_raise_the_cpp_message(self):
         self.assertRaisesMessage("no model file given", cv.SemanticFlow.create, "")
         self.assertRaisesMessage("missing or unreadable", cv.SemanticFlow.create,
