@@ -408,12 +408,29 @@ private:
 
     void applyBackend()
     {
-        // Unknown but non-negative ids are not rejected here: newer OpenCV versions add
-        // backends; the availability check below decides.
-        if (requestedBackend_ < 0)
-            CV_Error(Error::StsOutOfRange, format("SemanticFlow: %d is not a cv::dnn::Backend", requestedBackend_));
-        if (requestedTarget_ < 0)
-            CV_Error(Error::StsOutOfRange, format("SemanticFlow: %d is not a cv::dnn::Target", requestedTarget_));
+        // A number that is no cv::dnn::Backend / Target at all is a mistake, not a request to
+        // fall back: the values of the enums (0 .. DNN_BACKEND_CANN = 8, the two internal
+        // Inference Engine ones; 0 .. DNN_TARGET_CPU_FP16 = 10), and whatever this OpenCV lists
+        // as available (a backend newer than this list).
+        const std::vector<std::pair<dnn::Backend, dnn::Target>> available = dnn::getAvailableBackends();
+        bool backendKnown = (requestedBackend_ >= 0 && requestedBackend_ <= 8) ||
+                            requestedBackend_ == 1000000 || requestedBackend_ == 1000001;  // internal IE ids
+        bool targetKnown = requestedTarget_ >= 0 && requestedTarget_ <= 10;
+        for (const auto& p : available)
+        {
+            backendKnown |= p.first == requestedBackend_;
+            targetKnown |= p.second == requestedTarget_;
+        }
+        if (!backendKnown)
+            CV_Error(Error::StsOutOfRange,
+                     format("SemanticFlow: %d is not a cv::dnn::Backend (e.g. cv::dnn::DNN_BACKEND_OPENCV = %d, "
+                            "DNN_BACKEND_CUDA = %d)", requestedBackend_, (int)dnn::DNN_BACKEND_OPENCV,
+                            (int)dnn::DNN_BACKEND_CUDA));
+        if (!targetKnown)
+            CV_Error(Error::StsOutOfRange,
+                     format("SemanticFlow: %d is not a cv::dnn::Target (e.g. cv::dnn::DNN_TARGET_CPU = %d, "
+                            "DNN_TARGET_CUDA = %d)", requestedTarget_, (int)dnn::DNN_TARGET_CPU,
+                            (int)dnn::DNN_TARGET_CUDA));
         int backend = requestedBackend_, target = requestedTarget_;
         // A CUDA target only makes sense with the CUDA backend and vice versa; pairing them
         // implicitly saves users from the common half-configured case.
@@ -427,10 +444,16 @@ private:
             if (strict_)
                 CV_Error(Error::StsNotImplemented,
                          msg + " (strict backend mode; call setStrictBackend(false) to fall back to the CPU)");
-            CV_LOG_WARNING(NULL, msg << "; falling back to DNN_BACKEND_OPENCV / DNN_TARGET_CPU");
+            // Once per pair: setPreferableBackend(CUDA) then setPreferableTarget(CUDA) ask for
+            // the same pair twice.
+            if (warnedPair_ != std::make_pair(backend, target))
+                CV_LOG_WARNING(NULL, msg << "; falling back to DNN_BACKEND_OPENCV / DNN_TARGET_CPU");
+            warnedPair_ = std::make_pair(backend, target);
             backend = dnn::DNN_BACKEND_OPENCV;
             target = dnn::DNN_TARGET_CPU;
         }
+        else
+            warnedPair_ = std::make_pair(-1, -1);
         net_.setPreferableBackend(backend);
         net_.setPreferableTarget(target);
         backend_ = backend;
@@ -558,6 +581,7 @@ private:
     int resizeFilter_ = semflow::RESIZE_AREA_OR_LINEAR;
     float betaOverride_, sigmaOverride_;
     int requestedBackend_ = dnn::DNN_BACKEND_OPENCV, requestedTarget_ = dnn::DNN_TARGET_CPU;
+    std::pair<int, int> warnedPair_{-1, -1};  // the last unavailable pair a warning was logged for
     int backend_ = dnn::DNN_BACKEND_OPENCV, target_ = dnn::DNN_TARGET_CPU;
     bool strict_ = false;
     float alpha_ = 0.05f;

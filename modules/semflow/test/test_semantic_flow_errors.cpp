@@ -68,6 +68,11 @@ TEST(Semflow_SemanticFlow, bad_images_raise_clear_errors)
     SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(model, Size(100, 96)), "multiples of 32");
     SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(model, Size(32, 32)), "at least 64");
     SEMFLOW_EXPECT_THROW_MSG(sf->setPreferableBackend(-3), "not a cv::dnn::Backend");
+    SEMFLOW_EXPECT_THROW_MSG(sf->setPreferableBackend(12345), "12345 is not a cv::dnn::Backend");
+    SEMFLOW_EXPECT_THROW_MSG(sf->setPreferableTarget(77), "77 is not a cv::dnn::Target");
+    // A rejected number leaves the instance as it was.
+    EXPECT_EQ(sf->getPreferableBackend(), dnn::DNN_BACKEND_OPENCV);
+    EXPECT_EQ(sf->getPreferableTarget(), dnn::DNN_TARGET_CPU);
 }
 
 TEST(Semflow_SemanticFlow, damaged_or_foreign_model_files_say_what_is_wrong)
