@@ -44,10 +44,12 @@ first image, in pixels, channel 0 = dx, channel 1 = dy, and `source(p)` correspo
 have a different size). cv::semflow::warpImage(target, flow) brings the target into the
 source's frame.
 
-**Input images**: CV_8U (0..255) or CV_32F (already scaled to [0, 1]; values outside, NaN or
-infinity raise cv::Exception) with 1 (gray), 3 (BGR, as cv::imread returns it) or 4 (BGRA,
-alpha ignored) channels, any size; source and target may differ in size. Anything else
-raises cv::Exception naming what was received. The network itself sees RGB.
+**Input images**: CV_8U (0..255), or CV_32F or CV_64F already scaled to [0, 1] (values
+outside, NaN or infinity raise cv::Exception; CV_64F, as scikit-image's `img_as_float` gives,
+is converted to CV_32F, what the network computes in), with 1 (gray), 3 (BGR, as cv::imread
+returns it) or 4 (BGRA, alpha ignored) channels, any size; source and target may differ in
+size. Anything else raises cv::Exception naming what was received (in Python: the shape of an
+array that is not one image, such as a `(1, H, W, 3)` batch). The network itself sees RGB.
 
 **Preprocessing and the border protocol** (SFNet's own evaluation protocol). Let the model
 input size be (W, H) = inputSize and the feature grid (Wg, Hg) = (W/16, H/16).
@@ -103,10 +105,12 @@ public:
 
     /** @brief Computes the source-to-target flow.
 
-    @param source first image (see the class description for accepted types).
-    @param target second image.
+    @param source first image: CV_8U (0..255), or CV_32F / CV_64F in [0, 1], with 1, 3 (BGR)
+           or 4 channels, any size.
+    @param target second image, the same kinds; its size may differ from the source's.
     @param flow output CV_32FC2 flow at the source's size, in pixels: source(p) matches
-           target(p + flow(p)). Any initial content is ignored.
+           target(p + flow(p)), channel 0 = dx, channel 1 = dy. Any initial content is ignored.
+           The class description gives the preprocessing (SFNet's border protocol).
     */
     CV_WRAP virtual void calc(InputArray source, InputArray target, InputOutputArray flow) CV_OVERRIDE = 0;
 
