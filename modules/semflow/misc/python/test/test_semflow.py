@@ -277,6 +277,13 @@ class semflow_semantic_flow_test(SemflowTestCase):
             loud = run(OPENCV_LOG_LEVEL="INFO")
             self.assertIn("missing dispatch map for domain='org.opencv.semflow'", loud.stderr)
 
+    def test_help_shows_the_flow_convention_and_the_accepted_images(self):
+        # OpenCV's generator gives no class its own __doc__ (cv2.DenseOpticalFlow's is None too),
+        # so what help() must say lives in the method docs.
+        doc = cv.SemanticFlow.calc.__doc__
+        for needle in ("source(p) matches", "target(p + flow(p))", "CV_8U (0..255)", "CV_64F in [0, 1]"):
+            self.assertIn(needle, doc)
+
     def test_backend_numbers_and_the_cuda_fallback_warning(self):
         sf = cv.SemanticFlow.create(self.model())
         self.assertRaisesMessage("12345 is not a cv::dnn::Backend", sf.setPreferableBackend, 12345)
