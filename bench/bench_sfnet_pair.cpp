@@ -385,6 +385,7 @@ int profile(const Options& o)
         const int id = net.getLayerId(names[i]);
         const cv::Ptr<cv::dnn::Layer> layer = net.getLayer(id);
         int64 flops = -1;
+#if CV_VERSION_MAJOR < 5  // OpenCV 5's Net::getFLOPS has no per-layer form
         try
         {
             flops = net.getFLOPS(id, shapes);
@@ -392,6 +393,10 @@ int profile(const Options& o)
         catch (const cv::Exception&)
         {
         }
+#else
+        (void)id;
+        (void)shapes;
+#endif
         std::printf("{\"layer\": \"%s\", \"type\": \"%s\", \"ms\": %.4f, \"flops\": %lld}\n", names[i].c_str(),
                     layer->type.c_str(), sum[i] * tick / runs, (long long)flops);
     }
@@ -463,6 +468,10 @@ std::vector<double> timeForward(cv::dnn::Net& net, const cv::Mat& bs, const cv::
 
 int int8(const Options& o)
 {
+#if CV_VERSION_MAJOR >= 5
+    (void)o;
+    throw std::runtime_error("int8 needs cv::dnn::Net::quantize, which OpenCV " CV_VERSION " does not have");
+#else
     const std::string model = o.at(0, "MODEL");
     const cv::Mat bs = networkInput(readImage(o.at(1, "SRC"))), bt = networkInput(readImage(o.at(2, "TGT")));
     const int runs = o.getInt("runs", 3);
@@ -527,6 +536,7 @@ int int8(const Options& o)
                 model.c_str(), CV_VERSION, calibFiles.size(), loadS, quantS, jsonList(fp32).c_str(), jsonList(q).c_str(),
                 minInt8 / minFp32, int8Layers, maxDiff, sumDiff / n, maxDiff * 319.0 / 2.0, rssBoth, rssMB(), peakRssMB());
     return 0;
+#endif
 }
 
 int main(int argc, char** argv)

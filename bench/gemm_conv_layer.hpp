@@ -27,6 +27,11 @@
 #include "opencv2/dnn/all_layers.hpp"
 #include "opencv2/dnn/layer.details.hpp"
 
+#if CV_VERSION_MAJOR >= 5
+// OpenCV 5 moved MatShape from cv::dnn to cv (as the module's precomp.hpp notes).
+namespace cv { namespace dnn { using cv::MatShape; } }
+#endif
+
 namespace semflow_bench {
 
 class GemmConvLayer CV_FINAL : public cv::dnn::Layer

@@ -243,6 +243,10 @@ if [ -n "$demo_src" ]; then
     echo 'project(semflow_demo_intree CXX)'
     echo 'find_package(Protobuf REQUIRED)  # opencv_dnn links protobuf::libprotobuf'
     echo 'find_package(OpenCV REQUIRED COMPONENTS core imgproc imgcodecs dnn video semflow)'
+    # As OpenCV links its own programs: unused sections dropped. OpenCV 5.0's static dnn holds
+    # a function of its vendored MLAS that calls one never built for x86 (MlasHGemmSupported);
+    # nothing calls it, and only with --gc-sections does the link not need it.
+    echo 'add_link_options(-Wl,--gc-sections)'
     echo "add_executable(semflow_demo \"$demo_src\")"
     echo 'target_link_libraries(semflow_demo PRIVATE ${OpenCV_LIBS})'
     # compare_torch.py --pair-bin: the benchmark's OpenCV side on this OpenCV (issue 10).

@@ -29,7 +29,8 @@ PERF_TEST_P(Perf_SemflowCorrelation, normalizeRelu,
     const int channels = std::get<0>(GetParam()), side = std::get<1>(GetParam());
     const Mat source = randomBlob(1, channels, side, side), target = randomBlob(1, channels, side, side);
     Mat corr({1, side * side, side, side}, CV_32F);  // OpenCV's ts wants outputs allocated
-    declare.in(source, target).out(corr);
+    // 2-D views of the 4-D blobs: OpenCV 5's ts sizes declared arrays with a 2-D-only size().
+    declare.in(source.reshape(1, 1), target.reshape(1, 1)).out(corr.reshape(1, 1));
     TEST_CYCLE() semflow::correlation(source, target, corr);
     ASSERT_EQ(corr.size[1], side * side);
     SANITY_CHECK_NOTHING();
@@ -43,7 +44,7 @@ PERF_TEST_P(Perf_SemflowKernelSoftArgmax, defaults, testing::Values(20, 40))
     Mat corr = randomBlob(1, side * side, side, side);
     corr = cv::max(corr, 0.f);  // what a Correlation with relu hands over
     Mat grid({1, 2, side, side}, CV_32F);
-    declare.in(corr).out(grid);
+    declare.in(corr.reshape(1, 1)).out(grid.reshape(1, 1));  // 2-D views, as above
     TEST_CYCLE() semflow::kernelSoftArgmax(corr, Size(side, side), grid);
     ASSERT_EQ(grid.size[1], 2);
     SANITY_CHECK_NOTHING();

@@ -15,7 +15,7 @@ namespace detail {
 // src [N,C,Hs,Ws], tgt [N,C,Ht,Wt], out preallocated [N,Ht*Wt,Hs,Ws].
 void correlationForward(const Mat& src, const Mat& tgt, Mat& out, bool normalize, bool relu);
 // out (M x N) = t^T s for t (K x M) and s (K x N), all row-major and dense: the correlation's
-// product. OpenCV's cv::gemm where this OpenCV has a BLAS behind it (Lapack in its build
+// product. OpenCV's cv::gemm where this OpenCV has an external BLAS behind it (Lapack in its build
 // information), else gemmTransposedA, a register-blocked kernel on universal intrinsics (where
 // cv::gemm runs single-threaded C++: 18 GFLOP/s on OpenCV 4.14, doc/benchmarks.md).
 CV_EXPORTS void correlationProduct(const float* t, const float* s, int K, int M, int N, float* out);

@@ -188,7 +188,7 @@ TEST(Semflow_Correlation, own_gemm_kernel_matches_naive_product)
         EXPECT_LE(worst, 1e-6 * std::max(c.K, 1)) << "K=" << c.K << " M=" << c.M << " N=" << c.N;
     }
     std::printf("[ kernel   ] the correlation uses %s\n", semflow::detail::correlationUsesBlas()
-                    ? "cv::gemm (this OpenCV has a BLAS)" : "gemmTransposedA (this OpenCV has no BLAS)");
+                    ? "cv::gemm (this OpenCV has an external BLAS)" : "gemmTransposedA (this OpenCV has no external BLAS)");
 }
 
 TEST(Semflow_Correlation, zero_feature_vector_gives_zero_rows)
