@@ -351,7 +351,15 @@ private:
         try
         {
             QuietCustomDomainWarnings quiet;
+#if CV_VERSION_MAJOR >= 5
+            // OpenCV 5's new engine does not take these graphs (measured on 5.0: its parser gives
+            // up, naming no unsupported operation, and the default ENGINE_AUTO then warns and
+            // parses the file a second time with the classic engine), and it runs on the CPU
+            // only. The classic engine is asked for directly.
+            net_ = dnn::readNetFromONNX(path, dnn::ENGINE_CLASSIC);
+#else
             net_ = dnn::readNetFromONNX(path);
+#endif
         }
         catch (const cv::Exception& e)
         {
