@@ -7,7 +7,8 @@
 #   <build>/<key>/semflow_demo/build/semflow_demo               the C++ demo on this OpenCV
 #
 # Usage: scripts/build_opencv.sh [--cuda] [--version X] [--build-dir D] [--configure-only]
-#   --version X      PyPI version of opencv-contrib-python-headless (default 4.14.0.94)
+#   --version X      PyPI version of opencv-contrib-python-headless (default 5.0.0.93, the newest
+#                    release PyPI serves; 4.14.0.94 is the newest 4.x)
 #   --build-dir D    root of everything this script makes (default <repo>/build/opencv)
 #   --cuda           WITH_CUDA, WITH_CUDNN, OPENCV_DNN_CUDA, CUDA_ARCH_BIN=9.0 (H100/H200)
 #   --configure-only stop after CMake's configure step (to check a configuration quickly)
@@ -20,7 +21,7 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-version="4.14.0.94"
+version="5.0.0.93"
 root="$repo/build/opencv"
 cuda=0
 configure_only=0
