@@ -7,11 +7,17 @@
 #   <build>/<key>/semflow_demo/build/semflow_demo               the C++ demo on this OpenCV
 #
 # Usage: scripts/build_opencv.sh [--cuda] [--version X] [--build-dir D] [--configure-only]
+#        scripts/build_opencv.sh --wheel [--full] [--version X] [--build-dir D]
 #   --version X      PyPI version of opencv-contrib-python-headless (default 5.0.0.93, the newest
 #                    release PyPI serves; 4.14.0.94 is the newest 4.x)
 #   --build-dir D    root of everything this script makes (default <repo>/build/opencv)
 #   --cuda           WITH_CUDA, WITH_CUDNN, OPENCV_DNN_CUDA, CUDA_ARCH_BIN=9.0 (H100/H200)
 #   --configure-only stop after CMake's configure step (to check a configuration quickly)
+#   --wheel          instead: build an installable wheel, opencv-contrib-python-headless X+semflow,
+#                    by the sdist's own build (pip wheel: scikit-build, its CMake arguments) with
+#                    semflow added to its opencv_contrib modules; into <build-dir>/wheels/
+#   --full           with --wheel: every module of the upstream wheel (default: the modules semflow
+#                    needs plus videoio and highgui, as the in-tree build: far shorter to build)
 #
 # Network is used only here, at set-up: pip downloads the sdist and the venv's packages. Each
 # step is skipped when its result is already there (download, unpack, venv, configure), and the
@@ -25,6 +31,8 @@ version="5.0.0.93"
 root="$repo/build/opencv"
 cuda=0
 configure_only=0
+wheel=0
+full=0
 jobs="${SEMFLOW_JOBS:-2}"
 
 while [ $# -gt 0 ]; do
@@ -33,6 +41,8 @@ while [ $# -gt 0 ]; do
     --version) version="${2:?--version needs a value}"; shift ;;
     --build-dir) root="${2:?--build-dir needs a value}"; shift ;;
     --configure-only) configure_only=1 ;;
+    --wheel) wheel=1 ;;
+    --full) full=1 ;;
     -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
     *) echo "build_opencv: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
@@ -70,6 +80,49 @@ if [ ! -f "$src/.unpacked" ]; then
   touch "$src/.unpacked"
 fi
 major="${version%%.*}"
+
+# --- 1b. --wheel: the sdist's own build, with semflow among its contrib modules ----------------
+if [ "$wheel" = 1 ]; then
+  wsrc="$root/wheel-src-$version"
+  # A fresh copy each time: setup.py writes into its tree (_skbuild/), and the version label
+  # below is an edit of it.
+  rm -rf "$wsrc"
+  say "copying the sdist to $wsrc"
+  cp -a "$src" "$wsrc"
+  rm -f "$wsrc/.unpacked"
+  # The module joins the sdist's opencv_contrib/modules, which its setup.py passes as
+  # OPENCV_EXTRA_MODULES_PATH; a copy, so the wheel's build does not follow later edits.
+  cp -a "$repo/modules/semflow" "$wsrc/opencv_contrib/modules/semflow"
+  # A PEP 440 local version label: pip and `cv2.__version__`'s package metadata then say this is
+  # not the upstream wheel.
+  sed -i "s/^opencv_version = \"$version\"/opencv_version = \"$version+semflow\"/" "$wsrc/cv2/version.py"
+  grep -q "+semflow" "$wsrc/cv2/version.py" || { echo "build_opencv: cannot set the version label in $wsrc/cv2/version.py" >&2; exit 1; }
+  wargs=(
+    -DCPU_BASELINE=AVX2 -DCPU_DISPATCH= -DWITH_IPP=OFF -DWITH_OPENCL=OFF -DBUILD_TESTS=OFF
+    -DBUILD_PERF_TESTS=OFF -DBUILD_EXAMPLES=OFF -DENABLE_CCACHE=ON
+  )
+  if [ "$major" -ge 5 ]; then wargs+=(-DBUILD_PROTOBUF=ON -DPROTOBUF_UPDATE_FILES=OFF); fi
+  if [ "$full" = 0 ]; then
+    wargs+=(-DBUILD_LIST=core,imgproc,imgcodecs,dnn,video,videoio,highgui,python3,semflow
+            -DWITH_FFMPEG=OFF -DWITH_GSTREAMER=OFF -DWITH_V4L=OFF)
+  fi
+  out="$root/wheels"
+  mkdir -p "$out"
+  say "building the wheel (pip wheel, -j$jobs; $([ "$full" = 1 ] && echo "every module" || echo "semflow's modules"))"
+  tw=$SECONDS
+  # pip fetches the sdist's build requirements (scikit-build, numpy 2 headers, ...) from PyPI into
+  # an isolated environment: set-up time network, as for the sdist itself.
+  ( cd "$wsrc" && CMAKE_ARGS="${wargs[*]}" CMAKE_GENERATOR=Ninja CMAKE_BUILD_PARALLEL_LEVEL="$jobs" \
+      MAKEFLAGS="-j$jobs" nice -n 19 "$host_python" -m pip wheel --no-deps -w "$out" . ) > "$root/wheel-$version.log" 2>&1 || {
+    tail -40 "$root/wheel-$version.log" >&2
+    echo "build_opencv: the wheel build failed, full log in $root/wheel-$version.log" >&2
+    exit 1
+  }
+  whl="$(ls -t "$out"/opencv_contrib_python_headless-"$version"+semflow-*.whl | head -1)"
+  say "wheel build took $((SECONDS - tw))s: $whl ($(du -m "$whl" | cut -f1) MB)"
+  echo "build_opencv: WHEEL=$whl"
+  exit 0
+fi
 
 # --- 2. the venv: numpy for the bindings, pytest and onnx for the tests ------------------------
 venv="$root/venv"
