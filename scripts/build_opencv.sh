@@ -17,7 +17,8 @@
 #                    by the sdist's own build (pip wheel: scikit-build, its CMake arguments) with
 #                    semflow added to its opencv_contrib modules; into <build-dir>/wheels/
 #   --full           with --wheel: every module of the upstream wheel (default: the modules semflow
-#                    needs plus videoio and highgui, as the in-tree build: far shorter to build)
+#                    needs, plus videoio, highgui, features2d and calib: far shorter to build;
+#                    --full has not been built here, well over an hour on 2 cores)
 #
 # Network is used only here, at set-up: pip downloads the sdist and the venv's packages. Each
 # step is skipped when its result is already there (download, unpack, venv, configure), and the
@@ -102,8 +103,22 @@ if [ "$wheel" = 1 ]; then
     -DBUILD_PERF_TESTS=OFF -DBUILD_EXAMPLES=OFF -DENABLE_CCACHE=ON
   )
   if [ "$major" -ge 5 ]; then wargs+=(-DBUILD_PROTOBUF=ON -DPROTOBUF_UPDATE_FILES=OFF); fi
+  # The wheel must be compiled against the NumPy 2 headers of its isolated build environment
+  # (it requires numpy>=2 at run time), but Debian's python3-numpy puts a `numpy` link to its 1.x
+  # headers into the Python include dir, which OpenCV's python3 target searches first. So the
+  # Python include dir is given as a copy of links to it without that one entry.
+  pyinc="$("$host_python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+  if [ -e "$pyinc/numpy" ]; then
+    shadow="$root/python-include-without-numpy"
+    rm -rf "$shadow"
+    mkdir -p "$shadow"
+    for f in "$pyinc"/*; do [ "$(basename "$f")" = numpy ] || ln -s "$f" "$shadow/"; done
+    wargs+=(-DPYTHON3_INCLUDE_DIR="$shadow")
+  fi
   if [ "$full" = 0 ]; then
-    wargs+=(-DBUILD_LIST=core,imgproc,imgcodecs,dnn,video,videoio,highgui,python3,semflow
+    # features2d and calib too: the wheel needs cv2's typing stubs (py.typed), whose generator
+    # refines functions of those modules by name and fails where they are missing.
+    wargs+=(-DBUILD_LIST=core,imgproc,imgcodecs,dnn,video,videoio,highgui,features2d,calib,python3,semflow
             -DWITH_FFMPEG=OFF -DWITH_GSTREAMER=OFF -DWITH_V4L=OFF)
   fi
   out="$root/wheels"
