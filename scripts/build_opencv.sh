@@ -118,7 +118,10 @@ if [ "$wheel" = 1 ]; then
   if [ "$full" = 0 ]; then
     # features2d and calib too: the wheel needs cv2's typing stubs (py.typed), whose generator
     # refines functions of those modules by name and fails where they are missing.
-    wargs+=(-DBUILD_LIST=core,imgproc,imgcodecs,dnn,video,videoio,highgui,features2d,calib,python3,semflow
+    # (OpenCV 4's camera calibration module is calib3d; 5 split it into calib and 3d/geometry.)
+    calib=calib
+    [ "$major" -ge 5 ] || calib=calib3d
+    wargs+=(-DBUILD_LIST=core,imgproc,imgcodecs,dnn,video,videoio,highgui,features2d,$calib,python3,semflow
             -DWITH_FFMPEG=OFF -DWITH_GSTREAMER=OFF -DWITH_V4L=OFF)
   fi
   out="$root/wheels"

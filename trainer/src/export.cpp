@@ -334,7 +334,7 @@ public:
         return unary("Relu", add(y, shortcut, p + ".add"), p + ".out");
     }
 
-    // ReLU6 as org.opencv.semflow.ConstantClip(0, 6), which cv::SemanticFlow maps to OpenCV's
+    // ReLU6 as org.opencv.semflow.ConstantClip(0, 6), which cv::semflow::registerLayers() maps to OpenCV's
     // ReLU6 layer, fused into the convolution before it. Not the standard Clip: opset 11 gives
     // its bounds as inputs, which OpenCV 4.6's importer rejects (it reads only the attributes
     // of Clip-6). doc/benchmarks.md measures the four-layer Relu(x) - Relu(x - 6) it replaces.
