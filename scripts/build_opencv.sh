@@ -102,7 +102,8 @@ if [ "$wheel" = 1 ]; then
     -DCPU_BASELINE=AVX2 -DCPU_DISPATCH= -DWITH_IPP=OFF -DWITH_OPENCL=OFF -DBUILD_TESTS=OFF
     -DBUILD_PERF_TESTS=OFF -DBUILD_EXAMPLES=OFF -DENABLE_CCACHE=ON
   )
-  if [ "$major" -ge 5 ]; then wargs+=(-DBUILD_PROTOBUF=ON -DPROTOBUF_UPDATE_FILES=OFF); fi
+  # Protobuf stays OpenCV's default for the wheel, the bundled copy (BUILD_PROTOBUF=ON, both the
+  # 4.14 and the 5.0 wheel's CMakeCache show it): the wheel must not depend on Debian's library.
   # The wheel must be compiled against the NumPy 2 headers of its isolated build environment
   # (it requires numpy>=2 at run time), but Debian's python3-numpy puts a `numpy` link to its 1.x
   # headers into the Python include dir, which OpenCV's python3 target searches first. So the

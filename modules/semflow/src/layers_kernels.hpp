@@ -18,10 +18,10 @@ void correlationForward(const Mat& src, const Mat& tgt, Mat& out, bool normalize
 // product. OpenCV's cv::gemm where this OpenCV has an external BLAS behind it (Lapack in its build
 // information), else gemmTransposedA, a register-blocked kernel on universal intrinsics (where
 // cv::gemm runs single-threaded C++: 18 GFLOP/s on OpenCV 4.14, doc/benchmarks.md).
-CV_EXPORTS void correlationProduct(const float* t, const float* s, int K, int M, int N, float* out);
-// The kernel itself, always (exported for its test).
+void correlationProduct(const float* t, const float* s, int K, int M, int N, float* out);
+// The kernel itself, always (exported for its test and bench_layers).
 CV_EXPORTS void gemmTransposedA(const float* t, const float* s, int K, int M, int N, float* out);
-// Whether correlationProduct uses cv::gemm (true) or gemmTransposedA (false).
+// Whether correlationProduct uses cv::gemm (true) or gemmTransposedA (false); exported for the test.
 CV_EXPORTS bool correlationUsesBlas();
 // corr [N,Ht*Wt,Hs,Ws], grid preallocated [N,2,Hs,Ws].
 void kernelSoftArgmaxForward(const Mat& corr, int Ht, int Wt, Mat& grid, float beta, float sigma,

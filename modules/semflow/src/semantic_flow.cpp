@@ -420,15 +420,15 @@ private:
         // fall back: the values of the enums (0 .. DNN_BACKEND_CANN = 8, the two internal
         // Inference Engine ones; 0 .. DNN_TARGET_CPU_FP16 = 10), and whatever this OpenCV lists
         // as available (a backend newer than this list).
-        const std::vector<std::pair<dnn::Backend, dnn::Target>> available = dnn::getAvailableBackends();
         bool backendKnown = (requestedBackend_ >= 0 && requestedBackend_ <= 8) ||
                             requestedBackend_ == 1000000 || requestedBackend_ == 1000001;  // internal IE ids
         bool targetKnown = requestedTarget_ >= 0 && requestedTarget_ <= 10;
-        for (const auto& p : available)
-        {
-            backendKnown |= p.first == requestedBackend_;
-            targetKnown |= p.second == requestedTarget_;
-        }
+        if (!backendKnown || !targetKnown)  // the list is only needed outside the enums' ranges
+            for (const auto& p : dnn::getAvailableBackends())
+            {
+                backendKnown |= p.first == requestedBackend_;
+                targetKnown |= p.second == requestedTarget_;
+            }
         if (!backendKnown)
             CV_Error(Error::StsOutOfRange,
                      format("SemanticFlow: %d is not a cv::dnn::Backend (e.g. cv::dnn::DNN_BACKEND_OPENCV = %d, "
