@@ -6,6 +6,7 @@
 // Includes the ONNX protobuf headers and LibTorch: trainer sources only.
 
 #include "model.hpp"
+#include "onnx_graph.hpp"
 
 #include <onnx/onnx_pb.h>
 
@@ -13,9 +14,6 @@
 
 namespace sfnet
 {
-
-/// Domain of the custom operators (modules/semflow/doc/onnx_ops.md).
-extern const char* const kSemflowOnnxDomain;
 
 /** @brief How the graph is written. */
 struct ExportOptions

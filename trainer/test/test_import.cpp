@@ -4,8 +4,10 @@
 // `sfnet import` on fixtures in torchvision's and the SFNet authors' layouts (written by
 // test_data/semflow/weights/make_weight_fixtures.py): every value lands in the parameter of the
 // same name, checked against checksums PyTorch computed; bad files are named by key.
+#include "backbones/resnet.hpp"
 #include "commands.hpp"
 #include "import.hpp"
+#include "test_util.hpp"
 #include "weight_fixtures.hpp"
 
 #include <gtest/gtest.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 using namespace sfnet;
+using sfnet_test::backboneAs;
 using sfnet_test::weightsDir;
 
 namespace
@@ -196,14 +199,14 @@ TEST_F(ImportTest, WrongShapeIsNamedWithBothShapes)
     ASSERT_TRUE(w);
     w->shape = {64, 32, 9, 1};
     SFNet model = tinyModel();
-    const torch::Tensor before = model->resnet()->conv1->weight.clone();
-    const std::string err = errorOf([&] { importTorchvisionBackbone(model, c, "bad.pth"); });
+    const torch::Tensor before = backboneAs<ResNetBackbone>(model).conv1->weight.clone();
+    const std::string err = errorOf([&] { importBackboneWeights(model, c, "bad.pth"); });
     EXPECT_NE(err.find("bad.pth"), std::string::npos) << err;
     EXPECT_NE(err.find("layer3.0.conv1.weight: the file has [64, 32, 9, 1], the model needs [64, 32, 3, 3]"),
               std::string::npos)
         << err;
     // Validation happens before any copy.
-    EXPECT_TRUE(torch::equal(before, model->resnet()->conv1->weight));
+    EXPECT_TRUE(torch::equal(before, backboneAs<ResNetBackbone>(model).conv1->weight));
 }
 
 TEST_F(ImportTest, MissingAndUnexpectedKeysAreNamed)
@@ -211,7 +214,7 @@ TEST_F(ImportTest, MissingAndUnexpectedKeysAreNamed)
     PthContents c = tinyTorchvision();
     findMutable(c, "layer2.0.bn1.running_var")->name = "layer2.0.bn1.running_varx";
     SFNet model = tinyModel();
-    const std::string err = errorOf([&] { importTorchvisionBackbone(model, c, "bad.pth"); });
+    const std::string err = errorOf([&] { importBackboneWeights(model, c, "bad.pth"); });
     EXPECT_NE(err.find("missing keys (model shape):\n  layer2.0.bn1.running_var [32]"), std::string::npos) << err;
     EXPECT_NE(err.find("unexpected keys"), std::string::npos) << err;
     EXPECT_NE(err.find("layer2.0.bn1.running_varx [32]"), std::string::npos) << err;
@@ -229,10 +232,10 @@ TEST_F(ImportTest, OldFilesWithoutBatchCountersAndDataParallelPrefixLoad)
         }
     c.tensors = kept;
     SFNet model = tinyModel();
-    model->resnet()->bn1->num_batches_tracked.fill_(5);
-    const ImportReport r = importTorchvisionBackbone(model, c, "old.pth");
-    EXPECT_EQ(model->resnet()->bn1->num_batches_tracked.item<int64_t>(), 0);
-    EXPECT_TRUE(torch::equal(model->resnet()->conv1->weight, toTensor(*c.find("module.conv1.weight"))));
+    backboneAs<ResNetBackbone>(model).bn1->num_batches_tracked.fill_(5);
+    const ImportReport r = importBackboneWeights(model, c, "old.pth");
+    EXPECT_EQ(backboneAs<ResNetBackbone>(model).bn1->num_batches_tracked.item<int64_t>(), 0);
+    EXPECT_TRUE(torch::equal(backboneAs<ResNetBackbone>(model).conv1->weight, toTensor(*c.find("module.conv1.weight"))));
     std::string notes;
     for (const std::string& n : r.notes)
         notes += n + "\n";
@@ -289,7 +292,7 @@ TEST_F(ImportTest, ImportedModelComputesWhatPyTorchComputes)
         xs[i] = static_cast<float>(static_cast<double>((i * 37) % 101) / 50.0 - 1.0);
     const torch::Tensor x = torch::from_blob(xs.data(), {1, 3, 64, 64}, torch::kFloat32).clone();
     torch::NoGradGuard noGrad;
-    const auto f = model->resnet()->forward(x);
+    const auto f = model->backboneFeatures(x);
     const std::map<std::string, torch::Tensor> got = {
         {"f3", f.first},
         {"f4", f.second},
@@ -314,3 +317,71 @@ TEST_F(ImportTest, ImportedModelComputesWhatPyTorchComputes)
                                          << maxAbs;
     }
 }
+
+namespace
+{
+NamedArray namedArrayOf(const std::string& name, const torch::Tensor& t)
+{
+    NamedArray a;
+    a.name = name;
+    a.shape = t.sizes().vec();
+    const torch::Tensor c = t.detach().contiguous();
+    if (c.is_floating_point())
+    {
+        a.dtype = PthDType::Float32;
+        a.f32.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+    }
+    else
+    {
+        a.dtype = PthDType::Int64;
+        a.i64.assign(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+    }
+    return a;
+}
+
+// Every registered backbone, the test's one-file backbone included: a state dict with the
+// backbone's own keys plus one key under each of its unused prefixes (a classifier) lands
+// parameter by parameter and buffer by buffer; the unused keys are reported, not loaded.
+class EveryBackboneImport : public ::testing::TestWithParam<std::string>
+{
+};
+
+TEST_P(EveryBackboneImport, publishedKeysLandInTheirParameters)
+{
+    const std::string name = GetParam();
+    torch::manual_seed(21);
+    const std::shared_ptr<Backbone> source = makeBackbone(name);
+    sfnet_test::randomizeBatchNorm(*source);
+    PthContents file;
+    for (const auto& p : source->named_parameters())
+        file.tensors.push_back(namedArrayOf(p.key(), p.value()));
+    for (const auto& b : source->named_buffers())
+        file.tensors.push_back(namedArrayOf(b.key(), b.value().fill_(7)));  // counters too
+    const size_t ownKeys = file.tensors.size();
+    const ImportRules rules = source->importRules();
+    for (const std::string& prefix : rules.unusedPrefixes)
+        file.tensors.push_back(namedArrayOf(prefix + "weight", torch::ones({3, 2})));
+
+    SFNet model(ModelConfig{name});
+    EXPECT_FALSE(torch::equal(model->backbone().named_parameters().front().value(),
+                              source->named_parameters().front().value()))
+        << "the model must start from other weights, or the test proves nothing";
+    const ImportReport r = importBackboneWeights(model, file, name + ".pth");
+    EXPECT_EQ(r.loaded, ownKeys);
+    const auto params = model->backbone().named_parameters();
+    for (const auto& p : source->named_parameters())
+        EXPECT_TRUE(torch::equal(params[p.key()], p.value())) << p.key();
+    const auto buffers = model->backbone().named_buffers();
+    for (const auto& b : source->named_buffers())
+        EXPECT_TRUE(torch::equal(buffers[b.key()], b.value())) << b.key();
+    std::string notes;
+    for (const std::string& n : r.notes)
+        notes += n + "\n";
+    for (const std::string& prefix : rules.unusedPrefixes)
+        EXPECT_NE(notes.find(prefix + "weight"), std::string::npos) << notes;
+    EXPECT_NE(notes.find(rules.unusedWhat), std::string::npos) << notes;
+}
+
+INSTANTIATE_TEST_SUITE_P(SfnetImport, EveryBackboneImport, ::testing::ValuesIn(sfnet_test::everyBackboneForTests()),
+                         [](const ::testing::TestParamInfo<std::string>& info) { return info.param; });
+}  // namespace

@@ -4,6 +4,7 @@
 // The LibTorch model: operators against naive loops over modules/semflow/doc/onnx_ops.md and against the
 // OpenCV kernels, parameter layout against torchvision, gradients, checkpoints.
 
+#include "backbones/resnet.hpp"
 #include "model.hpp"
 #include "test_util.hpp"
 
@@ -260,18 +261,18 @@ int64_t countParameters(torch::nn::Module& m)
 TEST(SfnetModel, backboneParameterCountsMatchTorchvision)
 {
     // torchvision's published parameter counts minus the fc layer (2048*1000+1000 resp. 512*1000+1000).
-    EXPECT_EQ(countParameters(*ResNet("resnet18")), 11689512 - 513000);
-    EXPECT_EQ(countParameters(*ResNet("resnet50")), 25557032 - 2049000);
-    EXPECT_EQ(countParameters(*ResNet("resnet101")), 44549160 - 2049000);
+    EXPECT_EQ(countParameters(*makeBackbone("resnet18")), 11689512 - 513000);
+    EXPECT_EQ(countParameters(*makeBackbone("resnet50")), 25557032 - 2049000);
+    EXPECT_EQ(countParameters(*makeBackbone("resnet101")), 44549160 - 2049000);
 }
 
 TEST(SfnetModel, parameterNamesFollowTorchvisionAndTheAuthors)
 {
-    ResNet resnet("resnet50");
+    ResNetBackbone resnet("resnet50");
     std::set<std::string> names;
-    for (const auto& p : resnet->named_parameters())
+    for (const auto& p : resnet.named_parameters())
         names.insert(p.key());
-    for (const auto& b : resnet->named_buffers())
+    for (const auto& b : resnet.named_buffers())
         names.insert(b.key());
     for (const char* key :
          {"conv1.weight", "bn1.running_var", "layer1.0.conv1.weight", "layer1.0.downsample.0.weight",
@@ -281,15 +282,15 @@ TEST(SfnetModel, parameterNamesFollowTorchvisionAndTheAuthors)
     EXPECT_EQ(names.count("fc.weight"), 0u);
     EXPECT_EQ(names.count("layer3.6.conv1.weight"), 0u);
     // Stride on conv2 (torchvision v1.5).
-    EXPECT_EQ((*resnet->layers[1][0]->conv2->options.stride())[0], 2);
-    EXPECT_EQ((*resnet->layers[1][0]->conv1->options.stride())[0], 1);
+    EXPECT_EQ((*resnet.layers[1][0]->conv2->options.stride())[0], 2);
+    EXPECT_EQ((*resnet.layers[1][0]->conv1->options.stride())[0], 1);
 
-    ResNet resnet101("resnet101");
-    auto buffers = resnet101->named_buffers();
+    ResNetBackbone resnet101("resnet101");
+    auto buffers = resnet101.named_buffers();
     EXPECT_NE(buffers.find("layer3.22.bn2.running_var"), nullptr);
     EXPECT_EQ(buffers.find("layer3.23.bn2.running_var"), nullptr);
-    EXPECT_EQ(resnet101->channels3, 1024);
-    EXPECT_EQ(resnet101->channels4, 2048);
+    EXPECT_EQ(resnet101.channels3(), 1024);
+    EXPECT_EQ(resnet101.channels4(), 2048);
 }
 
 TEST(SfnetModel, fullNamesHaveTheBackboneAndAdaptationPrefixes)
@@ -310,7 +311,7 @@ TEST(SfnetModel, fullNamesHaveTheBackboneAndAdaptationPrefixes)
                     n.rfind("adap_layer_feat4.conv", 0) == 0)
             << n;
     // 5x5 adaptation on level 3, 3x3 on level 4, channels unchanged.
-    const int64_t c3 = model->resnet()->channels3, c4 = model->resnet()->channels4;
+    const int64_t c3 = model->channels3(), c4 = model->channels4();
     EXPECT_EQ(model->named_parameters()["adap_layer_feat3.conv2.0.weight"].sizes(),
               (std::vector<int64_t>{c3, c3, 5, 5}));
     EXPECT_EQ(model->named_parameters()["adap_layer_feat4.conv1.0.weight"].sizes(),
@@ -337,8 +338,8 @@ TEST(SfnetModel, featureAndOutputShapes)
     model->eval();
     const torch::Tensor src = torch::rand({2, 3, 64, 96}), tgt = torch::rand({2, 3, 64, 96});
     auto f = model->features(src);
-    EXPECT_EQ(f.first.sizes(), (std::vector<int64_t>{2, model->resnet()->channels3, 4, 6}));
-    EXPECT_EQ(f.second.sizes(), (std::vector<int64_t>{2, model->resnet()->channels4, 4, 6}));
+    EXPECT_EQ(f.first.sizes(), (std::vector<int64_t>{2, model->channels3(), 4, 6}));
+    EXPECT_EQ(f.second.sizes(), (std::vector<int64_t>{2, model->channels4(), 4, 6}));
     auto out = model->forward(src, tgt);
     EXPECT_EQ(out.gridS2T.sizes(), (std::vector<int64_t>{2, 2, 4, 6}));
     EXPECT_EQ(out.gridT2S.sizes(), (std::vector<int64_t>{2, 2, 4, 6}));
@@ -409,7 +410,7 @@ TEST(SfnetModel, gradientsReachTheAdaptationLayersOnly)
             EXPECT_TRUE(changed) << b.key();
         }
     }
-    EXPECT_FALSE(model->resnet()->is_training());
+    EXPECT_FALSE(model->backbone().is_training());
     EXPECT_TRUE(model->adaptation3()->is_training());
 }
 
@@ -420,7 +421,7 @@ TEST(SfnetModel, backboneCanBeUnfrozen)
     model->train();
     for (const auto& p : model->backboneParameters())
         EXPECT_TRUE(p.requires_grad());
-    EXPECT_FALSE(model->resnet()->bn1->is_training());
+    EXPECT_FALSE(backboneAs<ResNetBackbone>(model).bn1->is_training());
 }
 
 // ---- checkpoints ---------------------------------------------------------------------------

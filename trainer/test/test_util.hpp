@@ -80,4 +80,15 @@ inline std::vector<std::pair<std::string, torch::Tensor>> stateOf(sfnet::SFNet& 
     return s;
 }
 
+/** Every registered backbone name, after registering the test's own one-file backbone
+"test_plain" (plain_backbone.cpp). The parity and import tests loop over it. */
+const std::vector<std::string>& everyBackboneForTests();
+
+/// The model's backbone as its concrete class (tests that check one architecture's layout).
+template <class B>
+B& backboneAs(sfnet::SFNet& model)
+{
+    return dynamic_cast<B&>(model->backbone());
+}
+
 }  // namespace sfnet_test
