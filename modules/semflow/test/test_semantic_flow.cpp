@@ -429,11 +429,11 @@ TEST(Semflow_SemanticFlow, antialiased_resize_filter_is_resize_antialiased_then_
     resize(target(Rect(60, 40, 380, 300)), source, source.size(), 0, 0, INTER_AREA);
 
     Ptr<SemanticFlow> aa = SemanticFlow::create(path), plain = SemanticFlow::create(path);
-    EXPECT_EQ(aa->getResizeFilter(), (int)semflow::RESIZE_AREA_OR_LINEAR);
+    EXPECT_EQ(aa->getResizeFilter(), semflow::RESIZE_AREA_OR_LINEAR);
     aa->setResizeFilter(semflow::RESIZE_ANTIALIASED_BILINEAR);
-    EXPECT_EQ(aa->getResizeFilter(), (int)semflow::RESIZE_ANTIALIASED_BILINEAR);
-    EXPECT_THROW(aa->setResizeFilter(2), cv::Exception);
-    EXPECT_EQ(aa->getResizeFilter(), (int)semflow::RESIZE_ANTIALIASED_BILINEAR);
+    EXPECT_EQ(aa->getResizeFilter(), semflow::RESIZE_ANTIALIASED_BILINEAR);
+    EXPECT_THROW(aa->setResizeFilter(static_cast<semflow::ResizeFilter>(2)), cv::Exception);  // e.g. a bad int from Python
+    EXPECT_EQ(aa->getResizeFilter(), semflow::RESIZE_ANTIALIASED_BILINEAR);
 
     Mat target288;
     semflow::resizeAntialiased(target, target288, Size(288, 288));
