@@ -372,9 +372,20 @@ class semflow_benchmark_test(SemflowTestCase):
         np.testing.assert_allclose(result.overall.perKeypoint, correct / total, atol=1e-12)
         self.assertIn("spair test", result.describe())
 
-    def test_bad_protocol_names_raise_the_cpp_message(self):
-        self.assertRaisesMessage("unknown PCK threshold 'nope'", cv.semflow.parsePCKThreshold, "nope")
-        self.assertEqual(cv.semflow.parseTransferDirection("t2s"), cv.semflow.TRANSFER_TARGET_TO_SOURCE)
+    def test_protocol_choices_are_the_enum_constants(self):
+        # The C++ name parsers (parsePCKThreshold, ...) are for command-line tools; in Python the
+        # constants name the choices, with the C++ numbers, and describe() states them in words.
+        self.assertEqual([cv.semflow.PCK_THRESHOLD_IMAGE, cv.semflow.PCK_THRESHOLD_IMAGE_SQUARE,
+                          cv.semflow.PCK_THRESHOLD_BBOX, cv.semflow.PCK_THRESHOLD_BBOX_KEYPOINTS], [0, 1, 2, 3])
+        self.assertEqual([cv.semflow.TRANSFER_SOURCE_TO_TARGET, cv.semflow.TRANSFER_TARGET_TO_SOURCE], [0, 1])
+        protocol = cv.semflow.PCKProtocol()
+        np.testing.assert_allclose(np.asarray(protocol.alphas).reshape(-1), [0.05, 0.1, 0.15], rtol=1e-6)
+        self.assertEqual(protocol.threshold, cv.semflow.PCK_THRESHOLD_IMAGE)
+        self.assertEqual(protocol.direction, cv.semflow.TRANSFER_SOURCE_TO_TARGET)
+        protocol.threshold = cv.semflow.PCK_THRESHOLD_BBOX_KEYPOINTS
+        protocol.direction = cv.semflow.TRANSFER_TARGET_TO_SOURCE
+        self.assertIn("threshold 'bbox-kp'", protocol.describe())
+        self.assertIn("calc(target, source)", protocol.describe())
 
 
 if __name__ == "__main__":
