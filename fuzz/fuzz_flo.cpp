@@ -11,6 +11,8 @@
 #include <opencv2/semflow/flow_utils.hpp>
 #include <opencv2/video.hpp>
 
+#include "flow_io.hpp"  // semflow::readFlow: internal, from the module's src/
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size)
 {
     const std::string& path = semflow_fuzz::writeInput(data, size, ".flo");

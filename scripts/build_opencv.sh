@@ -155,11 +155,6 @@ if [ ! -f "$venv/.ready" ]; then
   "$venv/bin/python" -m pip install -q "numpy<2" pytest "onnx>=1.14,<1.18"
   touch "$venv/.ready"
 fi
-# Pillow: the reference of cv2.semflow.resizeAntialiased in the Python tests (PIL's filter).
-if [ ! -f "$venv/.pillow-ready" ]; then
-  "$venv/bin/python" -m pip install -q "pillow>=9,<12"
-  touch "$venv/.pillow-ready"
-fi
 pyver="$("$venv/bin/python" -c 'import sys; print("%d.%d" % sys.version_info[:2])')"
 if [ "$cuda" = 1 ]; then
   # The CUDA toolkit here has no NPP, which OpenCV 4.x's CUDA detection links into every module

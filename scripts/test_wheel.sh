@@ -5,7 +5,7 @@
 #   scripts/test_wheel.sh [WHEEL]     (default: the newest build/opencv/wheels/*+semflow*.whl)
 #
 # Network only at set-up: pip installs the wheel's dependency (numpy) and the test tools
-# (pytest, Pillow) from PyPI into the new venv. The venv is removed at the end.
+# (pytest) from PyPI into the new venv. The venv is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$PWD"
@@ -24,7 +24,7 @@ venv="$(mktemp -d /tmp/semflow-wheel-venv.XXXXXX)"
 trap 'rm -rf "$venv"' EXIT
 say "fresh venv $venv, installing $(basename "$whl")"
 "$host_python" -m venv "$venv"
-"$venv/bin/python" -m pip install -q "$whl" pytest "pillow>=9,<12"
+"$venv/bin/python" -m pip install -q "$whl" pytest
 
 # From a directory outside the repository, so that nothing of the source tree is importable.
 cd "$venv"

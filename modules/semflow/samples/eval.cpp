@@ -18,6 +18,7 @@
 #include "opencv2/semflow/benchmark.hpp"
 #include "opencv2/semflow/flow_utils.hpp"
 #include "opencv2/semflow/semantic_flow.hpp"
+#include "pck_report.hpp"
 #include "semflow_sample_utils.hpp"
 
 #include <algorithm>
@@ -349,7 +350,7 @@ int main(int argc, char** argv)
             };
         cv::semflow::PCKResult result =
             cv::semflow::evaluateBenchmark(pairs, flowFunction, proto, label, std::ref(progress));
-        std::cout << result.table() << std::flush;
+        std::cout << semflow_samples::pckTable(result) << std::flush;
         if (!opt.masks.empty())
         {
             if (flows.size() != pairs.size())
@@ -384,7 +385,7 @@ int main(int argc, char** argv)
         {
             const bool json = extension(opt.output) == ".json";
             std::ofstream out(opt.output);
-            out << (json ? result.toJSON() : result.toCSV());
+            out << (json ? semflow_samples::pckJSON(result) : semflow_samples::pckCSV(result));
             if (!out)
                 CV_Error(cv::Error::StsError, "cannot write '" + opt.output + "'");
             std::cerr << "semflow_eval: wrote " << opt.output << "\n";

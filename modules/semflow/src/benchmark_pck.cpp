@@ -21,7 +21,6 @@
 #include <cstdio>
 #include <limits>
 #include <map>
-#include <sstream>
 
 namespace cv {
 namespace semflow {
@@ -360,138 +359,9 @@ PCKResult evaluateBenchmark(const std::vector<KeypointPair>& pairs, const FlowFu
 #endif
 }
 
-namespace {
-
-std::string jsonEscape(const std::string& s)
-{
-    std::string o = "\"";
-    for (unsigned char c : s)
-    {
-        if (c == '"' || c == '\\') { o += '\\'; o += (char)c; }
-        else if (c == '\n') o += "\\n";
-        else if (c == '\t') o += "\\t";
-        else if (c < 0x20) o += cv::format("\\u%04x", c);
-        else o += (char)c;
-    }
-    return o + "\"";
-}
-
-std::string num(double v)
-{
-    if (!std::isfinite(v))
-        return "null";
-    return cv::format("%.6g", v);
-}
-
-std::string csvField(const std::string& s)
-{
-    if (s.find_first_of(",\"\n") == std::string::npos)
-        return s;
-    std::string o = "\"";
-    for (char c : s)
-        o += c == '"' ? std::string("\"\"") : std::string(1, c);
-    return o + "\"";
-}
-
-std::string jsonArray(const std::vector<double>& v)
-{
-    std::string s = "[";
-    for (size_t i = 0; i < v.size(); ++i)
-        s += (i ? ", " : "") + num(v[i]);
-    return s + "]";
-}
-
-std::string jsonRow(const PCKRow& r)
-{
-    return "{\"category\": " + jsonEscape(r.category) + ", \"pairs\": " + std::to_string(r.pairs) +
-           ", \"keypoints\": " + std::to_string(r.keypoints) + ", \"pck_per_pair\": " + jsonArray(r.perPair) +
-           ", \"pck_per_keypoint\": " + jsonArray(r.perKeypoint) + "}";
-}
-
-}  // namespace
-
 String PCKResult::describe() const
 {
     return (dataset.empty() ? std::string() : dataset + ": ") + protocol.describe();
-}
-
-String PCKResult::table() const
-{
-    std::ostringstream o;
-    o << describe() << "\n";
-    o << cv::format("%-16s %6s %7s", "class", "pairs", "kps");
-    for (float a : protocol.alphas)
-        o << cv::format(" %9s", ("@" + fmtAlpha(a)).c_str());
-    o << "   (PCK %; class rows averaged per pair)\n";
-    auto line = [&](const std::string& name, int nPairs, int kps, const std::vector<double>& v) {
-        o << cv::format("%-16s %6d %7d", name.c_str(), nPairs, kps);
-        for (double x : v)
-            o << cv::format(" %9.2f", 100.0 * x);
-        o << "\n";
-    };
-    for (const PCKRow& r : classes)
-        line(r.category, r.pairs, r.keypoints, r.perPair);
-    line("all (per pair)", overall.pairs, overall.keypoints, overall.perPair);
-    line("all (per kp)", overall.pairs, overall.keypoints, overall.perKeypoint);
-    line("class mean", (int)classes.size(), overall.keypoints, classMean);
-    if (skippedPairs > 0)
-        o << skippedPairs << " pair(s) without a keypoint annotated in both images were not scored\n";
-    return o.str();
-}
-
-String PCKResult::toJSON() const
-{
-    std::ostringstream o;
-    o << "{\n  \"dataset\": " << jsonEscape(dataset) << ",\n";
-    o << "  \"protocol\": {\"alphas\": [";
-    for (size_t i = 0; i < protocol.alphas.size(); ++i)
-        o << (i ? ", " : "") << fmtAlpha(protocol.alphas[i]);
-    o << "], \"threshold\": " << jsonEscape(pckThresholdName(protocol.threshold))
-      << ", \"direction\": " << jsonEscape(transferDirectionName(protocol.direction))
-      << ", \"description\": " << jsonEscape(protocol.describe()) << "},\n";
-    o << "  \"overall\": " << jsonRow(overall) << ",\n";
-    o << "  \"class_mean\": " << jsonArray(classMean) << ",\n";
-    o << "  \"skipped_pairs\": " << skippedPairs << ",\n";
-    o << "  \"classes\": [";
-    for (size_t i = 0; i < classes.size(); ++i)
-        o << (i ? ",\n    " : "\n    ") << jsonRow(classes[i]);
-    o << "\n  ],\n  \"pairs\": [";
-    for (size_t i = 0; i < pairs.size(); ++i)
-    {
-        const PairPCK& p = pairs[i];
-        std::vector<double> pck;
-        for (size_t a = 0; a < p.correct.size(); ++a)
-            pck.push_back(p.pck(a));
-        o << (i ? ",\n    " : "\n    ") << "{\"index\": " << p.index << ", \"category\": " << jsonEscape(p.category)
-          << ", \"source\": " << jsonEscape(p.sourceImage) << ", \"target\": " << jsonEscape(p.targetImage)
-          << ", \"keypoints\": " << p.numKeypoints << ", \"reference_length\": " << num(p.referenceLength)
-          << ", \"pck\": " << jsonArray(pck) << "}";
-    }
-    o << "\n  ]\n}\n";
-    return o.str();
-}
-
-String PCKResult::toCSV() const
-{
-    std::ostringstream o;
-    o << "category,pairs,keypoints";
-    for (float a : protocol.alphas)
-        o << ",pck_per_pair@" << fmtAlpha(a);
-    for (float a : protocol.alphas)
-        o << ",pck_per_keypoint@" << fmtAlpha(a);
-    // The protocol goes on every row so that rows pasted into another table keep it.
-    o << ",threshold,direction\n";
-    const std::string tail = "," + pckThresholdName(protocol.threshold) + "," + transferDirectionName(protocol.direction);
-    auto line = [&](const PCKRow& r) {
-        o << csvField(r.category) << "," << r.pairs << "," << r.keypoints;
-        for (double x : r.perPair) o << "," << num(x);
-        for (double x : r.perKeypoint) o << "," << num(x);
-        o << tail << "\n";
-    };
-    for (const PCKRow& r : classes)
-        line(r);
-    line(overall);
-    return o.str();
 }
 
 }  // namespace semflow

@@ -14,6 +14,7 @@
 #include "opencv2/video.hpp"
 
 #include "flow_internal.hpp"
+#include "flow_io.hpp"
 #include "input_limits.hpp"
 
 namespace cv {

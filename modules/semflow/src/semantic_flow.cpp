@@ -242,16 +242,16 @@ public:
 
     void collectGarbage() CV_OVERRIDE {}
 
-    void setPreferableBackend(int backendId) CV_OVERRIDE
+    void setPreferableBackend(dnn::Backend backendId) CV_OVERRIDE
     {
         requestBackend(backendId, requestedTarget_, strict_);
     }
-    void setPreferableTarget(int targetId) CV_OVERRIDE
+    void setPreferableTarget(dnn::Target targetId) CV_OVERRIDE
     {
         requestBackend(requestedBackend_, targetId, strict_);
     }
-    int getPreferableBackend() const CV_OVERRIDE { return backend_; }
-    int getPreferableTarget() const CV_OVERRIDE { return target_; }
+    dnn::Backend getPreferableBackend() const CV_OVERRIDE { return static_cast<dnn::Backend>(backend_); }
+    dnn::Target getPreferableTarget() const CV_OVERRIDE { return static_cast<dnn::Target>(target_); }
     void setStrictBackend(bool strict) CV_OVERRIDE
     {
         requestBackend(requestedBackend_, requestedTarget_, strict);
@@ -293,15 +293,15 @@ public:
     float getConsistencyTolerance() const CV_OVERRIDE { return alpha_; }
     Size getInputSize() const CV_OVERRIDE { return inputSize_; }
     bool getPadBorder() const CV_OVERRIDE { return pad_; }
-    void setResizeFilter(int filter) CV_OVERRIDE
+    void setResizeFilter(semflow::ResizeFilter filter) CV_OVERRIDE
     {
         if (filter != semflow::RESIZE_AREA_OR_LINEAR && filter != semflow::RESIZE_ANTIALIASED_BILINEAR)
             CV_Error(Error::StsBadArg,
                      format("SemanticFlow::setResizeFilter: expected semflow::RESIZE_AREA_OR_LINEAR (0) or "
-                            "semflow::RESIZE_ANTIALIASED_BILINEAR (1), got %d", filter));
+                            "semflow::RESIZE_ANTIALIASED_BILINEAR (1), got %d", (int)filter));
         resizeFilter_ = filter;
     }
-    int getResizeFilter() const CV_OVERRIDE { return resizeFilter_; }
+    semflow::ResizeFilter getResizeFilter() const CV_OVERRIDE { return static_cast<semflow::ResizeFilter>(resizeFilter_); }
 
 private:
     static void checkFloatParam(float v, const char* name)
@@ -596,7 +596,7 @@ private:
 };
 
 Ptr<SemanticFlow> SemanticFlow::create(const String& model, Size inputSize, bool padBorder, float beta,
-                                       float sigma, int backend, int target)
+                                       float sigma, dnn::Backend backend, dnn::Target target)
 {
     try
     {

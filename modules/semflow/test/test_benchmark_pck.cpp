@@ -444,7 +444,7 @@ TEST(Semflow_Benchmark_PCK, imageSizeDisagreeingWithAnnotationIsAnError)
 
 // ---- the result says what it is --------------------------------------------------------
 
-TEST(Semflow_Benchmark_PCK, resultDescribesProtocolAndSerializes)
+TEST(Semflow_Benchmark_PCK, resultDescribesProtocol)
 {
     SEMFLOW_REQUIRE_TEST_DATA("benchmarks");
     std::vector<KeypointPair> pairs = loadSPairPairs(benchmarkData("spair"), "test");
@@ -459,27 +459,9 @@ TEST(Semflow_Benchmark_PCK, resultDescribesProtocolAndSerializes)
     EXPECT_NE(d.find("threshold 'bbox'"), std::string::npos) << d;
     EXPECT_NE(d.find("calc(source, target)"), std::string::npos) << d;
     EXPECT_NE(d.find("target object's annotated bounding box"), std::string::npos) << d;
-    const std::string t = r.table();
-    EXPECT_NE(t.find("aeroplane"), std::string::npos) << t;
-    EXPECT_NE(t.find("66.67"), std::string::npos) << t;   // 2/3 in percent
-
-    // The JSON reads back (with OpenCV's own parser) to the same numbers.
-    TempDir dir;
-    const std::string json = dir.write("r.json", r.toJSON());
-    cv::FileStorage fs(json, cv::FileStorage::READ);
-    ASSERT_TRUE(fs.isOpened());
-    EXPECT_EQ((std::string)fs["protocol"]["threshold"], "bbox");
-    EXPECT_EQ((std::string)fs["protocol"]["direction"], "s2t");
-    EXPECT_NEAR((double)fs["overall"]["pck_per_pair"][2], 5.0 / 6, 1e-6);
-    EXPECT_EQ((int)fs["overall"]["keypoints"], 4);
-    EXPECT_EQ(fs["classes"].size(), 2u);
-    EXPECT_EQ((std::string)fs["pairs"][1]["category"], "cat");
-
-    const std::string csv = r.toCSV();
-    EXPECT_EQ(csv.substr(0, csv.find('\n')),
-              "category,pairs,keypoints,pck_per_pair@0.05,pck_per_pair@0.1,pck_per_pair@0.15,"
-              "pck_per_keypoint@0.05,pck_per_keypoint@0.1,pck_per_keypoint@0.15,threshold,direction");
-    EXPECT_NE(csv.find("\nall,2,4,"), std::string::npos) << csv;
+    EXPECT_EQ(r.overall.keypoints, 4);
+    EXPECT_NEAR(r.overall.perPair[2], 5.0 / 6, 1e-12);
+    // The table, JSON and CSV reports are the eval sample's (samples/test/test_pck_report.cpp).
 }
 
 TEST(Semflow_Benchmark_PCK, protocolNamesRoundTripAndRejectUnknown)

@@ -15,6 +15,8 @@
 #include "opencv2/imgcodecs.hpp"
 #include "opencv2/video.hpp"
 
+#include "../src/flow_io.hpp"
+
 namespace opencv_test { namespace {
 
 std::string tinyModel()

@@ -5,212 +5,27 @@
 // cv::SemanticFlow pinned by a hand-made SFNet graph whose "features" are the mean colour
 // of each 16x16 cell: on images painted with one unique colour per cell, the correct match
 // of every cell is known exactly, so direction, units and the border protocol are checked
-// to float precision, independently of any trained model. Standalone, the graph is written
-// here with libonnx; OpenCV's test system has no libonnx, so in-tree the tests read the
-// committed copies in test_data/semflow/onnx/ (make_onnx_fixtures.py there), which the
-// standalone build checks against makeSfnetGraph byte for byte.
+// to float precision, independently of any trained model. The graph and its variants are
+// committed files, test_data/semflow/onnx/hand_sfnet*.onnx, written by the one generator
+// make_onnx_fixtures.py there (hand_sfnet()); standalone and in-tree tests read the same files.
 
 #include "test_precomp.hpp"
-
-#ifdef SEMFLOW_HAVE_ONNX
-#include <onnx/checker.h>
-#include <onnx/onnx_pb.h>
-
-#include "test_onnx_builder.hpp"
-#endif
-
-#include <cctype>
-#include <cstdio>
-#include <fstream>
-#include <iterator>
-#include <limits>
-#include <set>
 
 #include "opencv2/imgproc.hpp"
 
 namespace opencv_test { namespace {
 
-const int kFeat4 = 8;  // channels of the hand-made level-4 features
-
-#ifdef SEMFLOW_HAVE_ONNX
-
-// The level-4 "features": ReLU(W c + b) of the cell's mean colour c, with positive W and b so
-// that no colour maps to zero and no two colours map to parallel vectors.
-void feat4Weights(std::vector<float>& w, std::vector<float>& b)
+// A hand-made SFNet graph, test_data/semflow/onnx/<name> (make_onnx_fixtures.py there):
+// features = the mean colour of each 16x16 cell (feat3) and ReLU(W c + b) of it (feat4).
+// hand_sfnet.onnx has hard-argmax KernelSoftArgmax nodes (beta = sigma = 0) and metadata
+// saying so; each variant's name says what differs: _b<beta>_s<sigma> in the nodes,
+// _meta_b<beta>_s<sigma> in the metadata only, _no_metadata, _no_node_attrs (the operator's
+// defaults), _bt2s<beta> in the grid_t2s node only, _cn/_c4n/_cr the Correlation nodes'
+// normalize (all, level 4) and relu, _drop_<output>, _rename_<input>, _unknown_op.
+std::string handModel(const std::string& name = "hand_sfnet.onnx")
 {
-    RNG rng(2019);
-    w.resize(kFeat4 * 3);
-    b.resize(kFeat4);
-    for (float& x : w) x = rng.uniform(0.1f, 1.f);
-    for (float& x : b) x = rng.uniform(0.05f, 0.3f);
+    return semflowTestData("onnx/" + name);
 }
-
-#endif
-
-struct HandModel
-{
-    float beta = 0.f;              //!< baked into both KernelSoftArgmax nodes (0 = hard argmax)
-    float sigma = 0.f;
-    bool metadata = true;          //!< write semflow.beta / semflow.sigma
-    float metaBeta = -1.f;         //!< the metadata's values; negative: the nodes' values
-    float metaSigma = -1.f;
-    bool nodeAttrs = true;         //!< false: KernelSoftArgmax nodes without beta/sigma attributes
-    int corrNormalize = -1;        //!< Correlation 'normalize' attribute; -1: not written (default 1)
-    int corrRelu = -1;             //!< Correlation 'relu' attribute; -1: not written (default 1)
-    float betaT2S = -1.f;          //!< the grid_t2s node's beta when not negative (else `beta`)
-    int corr4Normalize = -1;       //!< level 4's 'normalize' when not negative (else corrNormalize)
-    std::string dropOutput;        //!< leave this graph output out
-    std::string renameInput;       //!< call the 'target' input this instead
-    bool unknownOp = false;        //!< feat3 made by an op no importer knows (checker skipped)
-};
-
-#ifdef SEMFLOW_HAVE_ONNX
-// Follows doc/onnx_ops.md "The SFNet inference graph" with trivial features.
-onnx::ModelProto makeSfnetGraph(const HandModel& spec)
-{
-    onnx::ModelProto model;
-    model.set_ir_version(onnx::IR_VERSION_2019_3_18);
-    model.set_producer_name("semflow-test");
-    auto* opset = model.add_opset_import();
-    opset->set_domain("");
-    opset->set_version(11);
-    opset = model.add_opset_import();
-    opset->set_domain(kSemflowDomain);
-    opset->set_version(1);
-    if (spec.metadata)
-    {
-        auto* m = model.add_metadata_props();
-        m->set_key("semflow.beta");
-        m->set_value(std::to_string(spec.metaBeta >= 0.f ? spec.metaBeta : spec.beta));
-        m = model.add_metadata_props();
-        m->set_key("semflow.sigma");
-        m->set_value(std::to_string(spec.metaSigma >= 0.f ? spec.metaSigma : spec.sigma));
-    }
-
-    onnx::GraphProto* g = model.mutable_graph();
-    g->set_name("hand_sfnet");
-    const std::string targetName = spec.renameInput.empty() ? "target" : spec.renameInput;
-    setShape(g->add_input(), "source", {"N", "3", "H", "W"});
-    setShape(g->add_input(), targetName, {"N", "3", "H", "W"});
-
-    std::vector<float> w, b;
-    feat4Weights(w, b);
-    onnx::TensorProto* tw = g->add_initializer();
-    tw->set_name("w4");
-    tw->set_data_type(onnx::TensorProto::FLOAT);
-    for (int64_t d : {kFeat4, 3, 1, 1}) tw->add_dims(d);
-    for (float x : w) tw->add_float_data(x);
-    onnx::TensorProto* tb = g->add_initializer();
-    tb->set_name("b4");
-    tb->set_data_type(onnx::TensorProto::FLOAT);
-    tb->add_dims(kFeat4);
-    for (float x : b) tb->add_float_data(x);
-
-    const std::pair<std::string, std::string> sides[] = {{"source", "source"}, {targetName, "target"}};
-    for (const auto& side : sides)
-    {
-        onnx::NodeProto* pool = addNode(g, "AveragePool", {side.first}, "pool_" + side.second);
-        setAttr(pool, "kernel_shape", {16, 16});
-        setAttr(pool, "strides", {16, 16});
-        addNode(g, spec.unknownOp ? "NoSuchOperator" : "Relu", {"pool_" + side.second}, "feat3_" + side.second);
-        onnx::NodeProto* conv = addNode(g, "Conv", {"pool_" + side.second, "w4", "b4"}, "conv_" + side.second);
-        setAttr(conv, "kernel_shape", {1, 1});
-        addNode(g, "Relu", {"conv_" + side.second}, "feat4_" + side.second);
-    }
-    const std::pair<std::string, std::string> dirs[] = {{"source", "target"}, {"target", "source"}};
-    for (const auto& d : dirs)
-    {
-        const std::string tag = d.first.substr(0, 1) + "2" + d.second.substr(0, 1);
-        for (const char* level : {"3", "4"})
-        {
-            onnx::NodeProto* c = addNode(g, "Correlation", {std::string("feat") + level + "_" + d.first,
-                                                            std::string("feat") + level + "_" + d.second},
-                                         std::string("c") + level + "_" + tag, kSemflowDomain);
-            const int normalize = level[0] == '4' && spec.corr4Normalize >= 0 ? spec.corr4Normalize : spec.corrNormalize;
-            if (normalize >= 0)
-                setAttr(c, "normalize", (int64_t)normalize);
-            if (spec.corrRelu >= 0)
-                setAttr(c, "relu", (int64_t)spec.corrRelu);
-        }
-        addNode(g, "Mul", {"c3_" + tag, "c4_" + tag}, "corr_" + tag);
-        onnx::NodeProto* ksa = addNode(g, "KernelSoftArgmax", {"corr_" + tag, "feat3_" + d.second}, "grid_" + tag, kSemflowDomain);
-        if (spec.nodeAttrs)
-        {
-            setAttr(ksa, "beta", tag == "t2s" && spec.betaT2S >= 0.f ? spec.betaT2S : spec.beta);
-            setAttr(ksa, "sigma", spec.sigma);
-        }
-    }
-    const std::vector<std::pair<std::string, std::string>> outputs = {
-        {"grid_s2t", "2"}, {"grid_t2s", "2"}, {"feat3_source", "3"}, {"feat3_target", "3"},
-        {"feat4_source", std::to_string(kFeat4)}, {"feat4_target", std::to_string(kFeat4)}};
-    for (const auto& o : outputs)
-        if (o.first != spec.dropOutput)
-            setShape(g->add_output(), o.first, {"N", o.second, "h", "w"});
-    return model;
-}
-
-std::string writeHandModel(const HandModel& spec)
-{
-    onnx::ModelProto model = makeSfnetGraph(spec);
-    if (!spec.unknownOp)
-        onnx::checker::check_model(model);
-    const std::string path = cv::tempfile(".onnx");
-    std::ofstream f(path, std::ios::binary);
-    EXPECT_TRUE(model.SerializeToOstream(&f));
-    return path;
-}
-#endif
-
-// The committed fixture (test_data/semflow/onnx/) that holds makeSfnetGraph(spec).
-std::string handFixtureName(const HandModel& spec)
-{
-    std::string name = "hand_sfnet";
-    if (spec.beta != 0.f || spec.sigma != 0.f)
-        name += cv::format("_b%g_s%g", spec.beta, spec.sigma);
-    if (spec.metaBeta >= 0.f || spec.metaSigma >= 0.f)
-        name += cv::format("_meta_b%g_s%g", spec.metaBeta, spec.metaSigma);
-    if (!spec.metadata)
-        name += "_no_metadata";
-    if (!spec.nodeAttrs)
-        name += "_no_node_attrs";
-    if (spec.betaT2S >= 0.f)
-        name += cv::format("_bt2s%g", spec.betaT2S);
-    if (spec.corrNormalize >= 0)
-        name += cv::format("_cn%d", spec.corrNormalize);
-    if (spec.corr4Normalize >= 0)
-        name += cv::format("_c4n%d", spec.corr4Normalize);
-    if (spec.corrRelu >= 0)
-        name += cv::format("_cr%d", spec.corrRelu);
-    if (!spec.dropOutput.empty())
-        name += "_drop_" + spec.dropOutput;
-    if (!spec.renameInput.empty())
-        name += "_rename_" + spec.renameInput;
-    if (spec.unknownOp)
-        name += "_unknown_op";
-    return name + ".onnx";
-}
-
-// A hand model file: written here and removed at the end of the test (standalone), or the
-// committed fixture (in-tree; the test skips when the test data is absent).
-struct TempModel
-{
-    std::string path;
-    bool owned = false;
-    explicit TempModel(const HandModel& spec = HandModel())
-    {
-#ifdef SEMFLOW_HAVE_ONNX
-        path = writeHandModel(spec);
-        owned = true;
-#else
-        path = semflowTestData("onnx/" + handFixtureName(spec));
-#endif
-    }
-    ~TempModel()
-    {
-        if (owned)
-            std::remove(path.c_str());
-    }
-};
 
 // The unique colour (BGR) of cell (cx, cy) of an n x n coded image: distinct directions in
 // colour space, so cosine similarity singles out the same cell.
@@ -279,8 +94,8 @@ double protocolError(const Mat& flow, Size tgt, int cells, int sx, int sy, bool 
 
 TEST(Semflow_SemanticFlow, direction_and_units_with_border_protocol)
 {
-    TempModel model;
-    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path);  // 320x320, padBorder
+    const std::string model = handModel();
+    Ptr<SemanticFlow> sf = SemanticFlow::create(model);  // 320x320, padBorder
     // 288 = 320 - 2*16: the resize is the identity and cells align with the pooling.
     const Mat source = codedImage(18, 16), target = codedImage(18, 16, 2, -1);
     Mat flow;
@@ -303,8 +118,8 @@ TEST(Semflow_SemanticFlow, direction_and_units_with_border_protocol)
 
 TEST(Semflow_SemanticFlow, direction_and_units_without_border_protocol)
 {
-    TempModel model;
-    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path, Size(320, 320), false);
+    const std::string model = handModel();
+    Ptr<SemanticFlow> sf = SemanticFlow::create(model, Size(320, 320), false);
     const Mat source = codedImage(20, 16), target = codedImage(20, 16, -3, 2);
     Mat flow;
     sf->calc(source, target, flow);
@@ -318,8 +133,8 @@ TEST(Semflow_SemanticFlow, direction_and_units_without_border_protocol)
 
 TEST(Semflow_SemanticFlow, images_of_different_sizes_and_types)
 {
-    TempModel model;
-    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path);
+    const std::string model = handModel();
+    Ptr<SemanticFlow> sf = SemanticFlow::create(model);
     const Mat source = codedImage(18, 16);
     // Twice as large: the 2x shrink averages whole 2x2 blocks inside each 32-px cell.
     const Mat target = codedImage(18, 32, 1, 1);
@@ -352,8 +167,8 @@ TEST(Semflow_SemanticFlow, images_of_different_sizes_and_types)
 
 TEST(Semflow_SemanticFlow, batch_of_four_equals_four_single_calls)
 {
-    TempModel model;
-    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path, Size(320, 320), true, 25.f, 3.f);
+    const std::string model = handModel();
+    Ptr<SemanticFlow> sf = SemanticFlow::create(model, Size(320, 320), true, 25.f, 3.f);
     std::vector<Mat> sources, targets;
     const int shifts[4][2] = {{0, 0}, {2, -1}, {-3, 1}, {1, 3}};
     for (int i = 0; i < 4; i++)
@@ -429,11 +244,11 @@ TEST(Semflow_SemanticFlow, antialiased_resize_filter_is_resize_antialiased_then_
     resize(target(Rect(60, 40, 380, 300)), source, source.size(), 0, 0, INTER_AREA);
 
     Ptr<SemanticFlow> aa = SemanticFlow::create(path), plain = SemanticFlow::create(path);
-    EXPECT_EQ(aa->getResizeFilter(), (int)semflow::RESIZE_AREA_OR_LINEAR);
+    EXPECT_EQ(aa->getResizeFilter(), semflow::RESIZE_AREA_OR_LINEAR);
     aa->setResizeFilter(semflow::RESIZE_ANTIALIASED_BILINEAR);
-    EXPECT_EQ(aa->getResizeFilter(), (int)semflow::RESIZE_ANTIALIASED_BILINEAR);
-    EXPECT_THROW(aa->setResizeFilter(2), cv::Exception);
-    EXPECT_EQ(aa->getResizeFilter(), (int)semflow::RESIZE_ANTIALIASED_BILINEAR);
+    EXPECT_EQ(aa->getResizeFilter(), semflow::RESIZE_ANTIALIASED_BILINEAR);
+    EXPECT_THROW(aa->setResizeFilter(static_cast<semflow::ResizeFilter>(2)), cv::Exception);  // e.g. a bad int from Python
+    EXPECT_EQ(aa->getResizeFilter(), semflow::RESIZE_ANTIALIASED_BILINEAR);
 
     Mat target288;
     semflow::resizeAntialiased(target, target288, Size(288, 288));
@@ -502,8 +317,8 @@ TEST(Semflow_SemanticFlow, fp16_weights_load_on_new_opencv_and_are_refused_clear
 TEST(Semflow_SemanticFlow, batch_larger_than_one_network_run)
 {
     // calcBatch runs the network on at most 8 pairs at a time: 9 pairs take two runs.
-    TempModel model;
-    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path);
+    const std::string model = handModel();
+    Ptr<SemanticFlow> sf = SemanticFlow::create(model);
     std::vector<Mat> sources, targets, flows;
     for (int i = 0; i < 9; i++)
     {
@@ -526,13 +341,13 @@ TEST(Semflow_SemanticFlow, batch_larger_than_one_network_run)
 
 TEST(Semflow_SemanticFlow, one_to_many_equals_pairwise_calc)
 {
-    TempModel model;
+    const std::string model = handModel();
     const Mat source = codedImage(18, 16);
     std::vector<Mat> targets = {codedImage(18, 16, 1, 0), codedImage(18, 32, -2, 1), codedImage(18, 16, 0, 2)};
     // Hard argmax from the graph, then a soft override: both routes must agree with calc.
     for (float beta : {-1.f, 20.f})
     {
-        Ptr<SemanticFlow> sf = SemanticFlow::create(model.path, Size(320, 320), true, beta, beta < 0 ? -1.f : 4.f);
+        Ptr<SemanticFlow> sf = SemanticFlow::create(model, Size(320, 320), true, beta, beta < 0 ? -1.f : 4.f);
         for (size_t count : {size_t(2), size_t(3)})  // odd and even image counts
         {
             std::vector<Mat> flows;
@@ -552,14 +367,14 @@ TEST(Semflow_SemanticFlow, one_to_many_over_several_network_runs)
 {
     // 17 targets + the source take two network runs of at most 16 images; the source's
     // features come from the first run only and serve every target.
-    TempModel model;
+    const std::string model = handModel();
     const Mat source = codedImage(18, 16);
     std::vector<Mat> targets;
     for (int i = 0; i < 17; i++)
         targets.push_back(codedImage(18, 16, i % 3 - 1, (i / 3) % 3 - 1));
     for (float beta : {-1.f, 20.f})
     {
-        Ptr<SemanticFlow> sf = SemanticFlow::create(model.path, Size(320, 320), true, beta, beta < 0 ? -1.f : 4.f);
+        Ptr<SemanticFlow> sf = SemanticFlow::create(model, Size(320, 320), true, beta, beta < 0 ? -1.f : 4.f);
         std::vector<Mat> flows;
         sf->calcOneToMany(source, targets, flows);
         ASSERT_EQ(flows.size(), targets.size());
@@ -579,16 +394,13 @@ TEST(Semflow_SemanticFlow, one_to_many_over_several_network_runs)
 
 TEST(Semflow_SemanticFlow, beta_sigma_override_equals_a_graph_with_those_values)
 {
-    HandModel hard;                  // graph: hard argmax
-    HandModel soft;
-    soft.beta = 30.f;                // graph: soft argmax with a window
-    soft.sigma = 3.f;
-    TempModel hardModel(hard), softModel(soft);
+    const std::string hardModel = handModel();                       // graph: hard argmax
+    const std::string softModel = handModel("hand_sfnet_b30_s3.onnx");  // soft argmax with a window
     const Mat source = codedImage(18, 16), target = codedImage(18, 16, 1, -2);
 
     Mat viaGraph, viaOverride, viaHard;
-    SemanticFlow::create(softModel.path)->calc(source, target, viaGraph);
-    Ptr<SemanticFlow> sf = SemanticFlow::create(hardModel.path, Size(320, 320), true, 30.f, 3.f);
+    SemanticFlow::create(softModel)->calc(source, target, viaGraph);
+    Ptr<SemanticFlow> sf = SemanticFlow::create(hardModel, Size(320, 320), true, 30.f, 3.f);
     EXPECT_EQ(sf->getBeta(), 30.f);
     EXPECT_EQ(sf->getSigma(), 3.f);
     sf->calc(source, target, viaOverride);
@@ -610,10 +422,8 @@ TEST(Semflow_SemanticFlow, settings_are_the_graph_nodes_not_the_metadata)
 
     // No metadata, nodes with beta = sigma = 0: the hard argmax, which the coded images pin
     // down exactly; calcOneToMany must run it too.
-    HandModel hard;
-    hard.metadata = false;
-    TempModel hardModel(hard);
-    Ptr<SemanticFlow> sf = SemanticFlow::create(hardModel.path);
+    const std::string hardModel = handModel("hand_sfnet_no_metadata.onnx");
+    Ptr<SemanticFlow> sf = SemanticFlow::create(hardModel);
     EXPECT_EQ(sf->getBeta(), 0.f);
     EXPECT_EQ(sf->getSigma(), 0.f);
     std::vector<Mat> flows;
@@ -631,16 +441,11 @@ TEST(Semflow_SemanticFlow, settings_are_the_graph_nodes_not_the_metadata)
 
     // Metadata 30/3 but nodes 0/0: setBeta(30), setSigma(3) differ from the graph, so they
     // must give what a graph holding 30/3 gives.
-    HandModel lying;
-    lying.metaBeta = 30.f;
-    lying.metaSigma = 3.f;
-    HandModel soft;
-    soft.beta = 30.f;
-    soft.sigma = 3.f;
-    TempModel lyingModel(lying), softModel(soft);
+    const std::string lyingModel = handModel("hand_sfnet_meta_b30_s3.onnx");
+    const std::string softModel = handModel("hand_sfnet_b30_s3.onnx");
     Mat viaGraph, viaOverride, viaModel;
-    SemanticFlow::create(softModel.path)->calc(source, targets[0], viaGraph);
-    Ptr<SemanticFlow> sl = SemanticFlow::create(lyingModel.path);
+    SemanticFlow::create(softModel)->calc(source, targets[0], viaGraph);
+    Ptr<SemanticFlow> sl = SemanticFlow::create(lyingModel);
     EXPECT_EQ(sl->getBeta(), 0.f);
     EXPECT_EQ(sl->getSigma(), 0.f);
     sl->calc(source, targets[0], viaModel);
@@ -651,11 +456,8 @@ TEST(Semflow_SemanticFlow, settings_are_the_graph_nodes_not_the_metadata)
     EXPECT_GT(cv::norm(viaModel, viaGraph, NORM_INF), 0.05) << "the two settings must differ on this pair";
 
     // Nodes without the attributes run the operator's defaults, 50 and 5.
-    HandModel bare;
-    bare.metadata = false;
-    bare.nodeAttrs = false;
-    TempModel bareModel(bare);
-    Ptr<SemanticFlow> sb = SemanticFlow::create(bareModel.path);
+    const std::string bareModel = handModel("hand_sfnet_no_metadata_no_node_attrs.onnx");
+    Ptr<SemanticFlow> sb = SemanticFlow::create(bareModel);
     EXPECT_EQ(sb->getBeta(), 50.f);
     EXPECT_EQ(sb->getSigma(), 5.f);
 }
@@ -666,15 +468,11 @@ TEST(Semflow_SemanticFlow, one_to_many_uses_the_graphs_correlation_settings)
     // ReLU: calcOneToMany recomputes the matching and must do it the graph's way.
     const Mat source = codedImage(18, 16);
     const std::vector<Mat> targets = {codedImage(18, 16, 1, -2), codedImage(18, 24, -2, 1)};
-    for (int mode = 0; mode < 2; mode++)
+    for (int normalize = 0; normalize < 2; normalize++)
     {
-        HandModel spec;
-        spec.corrNormalize = mode == 0 ? 0 : 1;
-        spec.corrRelu = 0;
-        spec.beta = 20.f;
-        spec.sigma = 4.f;
-        TempModel model(spec);
-        Ptr<SemanticFlow> sf = SemanticFlow::create(model.path);
+        // beta 20, sigma 4; Correlation normalize = 0 or 1, relu = 0.
+        const std::string model = handModel(cv::format("hand_sfnet_b20_s4_cn%d_cr0.onnx", normalize));
+        Ptr<SemanticFlow> sf = SemanticFlow::create(model);
         std::vector<Mat> flows;
         sf->calcOneToMany(source, targets, flows);
         ASSERT_EQ(flows.size(), 2u);
@@ -682,7 +480,7 @@ TEST(Semflow_SemanticFlow, one_to_many_uses_the_graphs_correlation_settings)
         {
             Mat single;
             sf->calc(source, targets[i], single);
-            EXPECT_LE(cv::norm(flows[i], single, NORM_INF), 1e-3) << "normalize " << spec.corrNormalize << " target " << i;
+            EXPECT_LE(cv::norm(flows[i], single, NORM_INF), 1e-3) << "normalize " << normalize << " target " << i;
         }
     }
 }
@@ -690,21 +488,16 @@ TEST(Semflow_SemanticFlow, one_to_many_uses_the_graphs_correlation_settings)
 TEST(Semflow_SemanticFlow, graphs_whose_directions_disagree_are_rejected)
 {
     // One setting serves getBeta() and the recomputed matching of both directions and levels.
-    HandModel directions;
-    directions.betaT2S = 10.f;
-    TempModel m1(directions);
-    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(m1.path), "KernelSoftArgmax nodes of grid_s2t and grid_t2s differ (beta 0 / 10");
-    HandModel levels;
-    levels.corrNormalize = 1;
-    levels.corr4Normalize = 0;
-    TempModel m2(levels);
-    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(m2.path), "Correlation nodes differ in 'normalize' or 'relu'");
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(handModel("hand_sfnet_bt2s10.onnx")),
+                             "KernelSoftArgmax nodes of grid_s2t and grid_t2s differ (beta 0 / 10");
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(handModel("hand_sfnet_cn1_c4n0.onnx")),
+                             "Correlation nodes differ in 'normalize' or 'relu'");
 }
 
 TEST(Semflow_SemanticFlow, bidirectional_flows_and_consistency_confidence)
 {
-    TempModel model;
-    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path);
+    const std::string model = handModel();
+    Ptr<SemanticFlow> sf = SemanticFlow::create(model);
     const Mat source = codedImage(18, 16), target = codedImage(18, 24, 2, 1);
     Mat s2t, t2s, conf, s2tOnly, t2sOnly;
     sf->calcBidirectional(source, target, s2t, t2s, conf);
@@ -760,28 +553,21 @@ TEST(Semflow_SemanticFlow, bidirectional_flows_and_consistency_confidence)
 
 TEST(Semflow_SemanticFlow, models_without_the_sfnet_interface_say_what_is_missing)
 {
-    // File-level damage (missing, empty, truncated, foreign) is in
-    // test_semantic_flow_errors.cpp, which needs no libonnx.
-    HandModel noFeat;
-    noFeat.dropOutput = "feat4_target";
-    TempModel m1(noFeat);
-    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(m1.path), "has no graph output 'feat4_target'");
-    HandModel renamed;
-    renamed.renameInput = "image_b";
-    TempModel m2(renamed);
-    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(m2.path), "has no graph input 'target'");
+    // File-level damage (missing, empty, truncated, foreign) is in test_semantic_flow_errors.cpp.
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(handModel("hand_sfnet_drop_feat4_target.onnx")),
+                             "has no graph output 'feat4_target'");
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(handModel("hand_sfnet_rename_image_b.onnx")),
+                             "has no graph input 'target'");
     // Well-formed, right interface, but OpenCV cannot build it.
-    HandModel unknown;
-    unknown.unknownOp = true;
-    TempModel m3(unknown);
-    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(m3.path), "OpenCV's ONNX importer rejected");
+    SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(handModel("hand_sfnet_unknown_op.onnx")),
+                             "OpenCV's ONNX importer rejected");
 }
 
 TEST(Semflow_SemanticFlow, cuda_request_falls_back_or_raises_in_strict_mode)
 {
-    TempModel model;
+    const std::string model = handModel();
     const bool haveCuda = !dnn::getAvailableTargets(dnn::DNN_BACKEND_CUDA).empty();
-    Ptr<SemanticFlow> sf = SemanticFlow::create(model.path, Size(320, 320), true, -1.f, -1.f,
+    Ptr<SemanticFlow> sf = SemanticFlow::create(model, Size(320, 320), true, -1.f, -1.f,
                                                 dnn::DNN_BACKEND_CUDA, dnn::DNN_TARGET_CUDA);
     EXPECT_FALSE(sf->getStrictBackend());
     if (haveCuda)
@@ -815,45 +601,5 @@ TEST(Semflow_SemanticFlow, cuda_request_falls_back_or_raises_in_strict_mode)
         EXPECT_LE(protocolError(flow, target.size(), 18, 1, 1, true, count), 2e-3);
     }
 }
-
-#ifdef SEMFLOW_HAVE_ONNX
-// The committed copies that the in-tree tests read are exactly what makeSfnetGraph writes.
-TEST(Semflow_SemanticFlow, committed_fixtures_match_the_builder)
-{
-    SEMFLOW_REQUIRE_TEST_DATA("onnx");
-    // Every spec a test above builds (TempModel), so that each has its committed copy.
-    std::vector<HandModel> specs(12);
-    specs[1].beta = 30.f;
-    specs[1].sigma = 3.f;
-    specs[2].metadata = false;
-    specs[3].dropOutput = "feat4_target";
-    specs[4].renameInput = "image_b";
-    specs[5].unknownOp = true;
-    specs[6].metaBeta = 30.f;
-    specs[6].metaSigma = 3.f;
-    specs[7].metadata = false;
-    specs[7].nodeAttrs = false;
-    for (int mode = 0; mode < 2; mode++)
-    {
-        specs[8 + mode].corrNormalize = mode;
-        specs[8 + mode].corrRelu = 0;
-        specs[8 + mode].beta = 20.f;
-        specs[8 + mode].sigma = 4.f;
-    }
-    specs[10].betaT2S = 10.f;
-    specs[11].corrNormalize = 1;
-    specs[11].corr4Normalize = 0;
-    std::set<std::string> names;
-    for (const HandModel& spec : specs)
-    {
-        const std::string name = handFixtureName(spec);
-        EXPECT_TRUE(names.insert(name).second) << "two specs share the fixture name " << name;
-        std::ifstream in(semflowTestData("onnx/" + name), std::ios::binary);
-        const std::string committed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-        EXPECT_EQ(committed, makeSfnetGraph(spec).SerializeAsString())
-            << name << ": regenerate with test_data/semflow/onnx/make_onnx_fixtures.py";
-    }
-}
-#endif
 
 }}  // namespace

@@ -67,9 +67,10 @@ TEST(Semflow_SemanticFlow, bad_images_raise_clear_errors)
     SEMFLOW_EXPECT_THROW_MSG(sf->setBeta(std::numeric_limits<float>::quiet_NaN()), "beta must be finite");
     SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(model, Size(100, 96)), "multiples of 32");
     SEMFLOW_EXPECT_THROW_MSG(SemanticFlow::create(model, Size(32, 32)), "at least 64");
-    SEMFLOW_EXPECT_THROW_MSG(sf->setPreferableBackend(-3), "not a cv::dnn::Backend");
-    SEMFLOW_EXPECT_THROW_MSG(sf->setPreferableBackend(12345), "12345 is not a cv::dnn::Backend");
-    SEMFLOW_EXPECT_THROW_MSG(sf->setPreferableTarget(77), "77 is not a cv::dnn::Target");
+    // Numbers outside the enums (a cast in C++; from Python any int reaches these) are refused.
+    SEMFLOW_EXPECT_THROW_MSG(sf->setPreferableBackend(static_cast<dnn::Backend>(-3)), "not a cv::dnn::Backend");
+    SEMFLOW_EXPECT_THROW_MSG(sf->setPreferableBackend(static_cast<dnn::Backend>(12345)), "12345 is not a cv::dnn::Backend");
+    SEMFLOW_EXPECT_THROW_MSG(sf->setPreferableTarget(static_cast<dnn::Target>(77)), "77 is not a cv::dnn::Target");
     // A rejected number leaves the instance as it was.
     EXPECT_EQ(sf->getPreferableBackend(), dnn::DNN_BACKEND_OPENCV);
     EXPECT_EQ(sf->getPreferableTarget(), dnn::DNN_TARGET_CPU);

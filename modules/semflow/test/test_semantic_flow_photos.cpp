@@ -103,7 +103,7 @@ struct Table
 // Every pair of both deformation families, scored on every 4th pixel whose ground-truth
 // position lies inside the original. PCK@0.05 with L = the image side (320).
 Table evaluatePhotos(const std::string& modelFile, const char* name,
-                     int resizeFilter = semflow::RESIZE_AREA_OR_LINEAR)
+                     semflow::ResizeFilter resizeFilter = semflow::RESIZE_AREA_OR_LINEAR)
 {
     Table t;
     const std::string path = semflowTestData(modelFile);
@@ -184,7 +184,7 @@ TEST(Semflow_Photos, tiny_model_and_zero_flow_reference_numbers)
 // pairs and 7 pairs of one-animal crops) with keypoints placed by hand in
 // test_data/semflow/photo_pairs/ (PF-PASCAL layout), scored as
 // `semflow_eval --dataset pf-pascal --root test_data/semflow/photo_pairs --threshold bbox` does.
-double crossInstancePck(int resizeFilter, double* zeroPck = nullptr)
+double crossInstancePck(semflow::ResizeFilter resizeFilter, double* zeroPck = nullptr)
 {
     const std::string model = semflowTestData(kDefaultModel);
     if (!std::ifstream(model).good())

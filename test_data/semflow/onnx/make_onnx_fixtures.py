@@ -4,16 +4,16 @@
 # of this distribution and at http://opencv.org/license.html.
 """Writes the hand-made ONNX graphs of the module tests into this directory.
 
-The standalone build writes these graphs in the tests themselves with libonnx
-(modules/semflow/test/test_layers_onnx.cpp, test_semantic_flow.cpp). OpenCV's own test
-system has no libonnx, so in-tree the same tests read these committed files, and the
-standalone build checks that each file is exactly what its builder writes
-(Semflow_ONNX.committed_fixtures_match_the_builders). Needs only the `onnx` pip package,
-not the module:
+The one generator of these graphs: the C++ tests (modules/semflow/test/test_layers_onnx.cpp,
+test_semantic_flow.cpp), standalone and in-tree, and the Python tests
+(modules/semflow/misc/python/test/test_semflow.py) read the committed files; nothing runs
+this script at test time. Rerun it only to change or add a graph, and commit its output.
+Needs only the `onnx` pip package, not the module:
 
-    build/opencv/venv/bin/python test_data/semflow/onnx/make_onnx_fixtures.py
+    build/opencv/venv/bin/python test_data/semflow/onnx/make_onnx_fixtures.py [OUT_DIR]
 
-(scripts/build_opencv.sh makes that venv; any Python with `pip install onnx` works).
+(scripts/build_opencv.sh makes that venv; any Python with `pip install onnx` works). With
+onnx 1.17 and numpy 1.26 it rewrites every committed file byte for byte.
 """
 import os
 import sys
@@ -28,7 +28,8 @@ FEAT4 = 8  # channels of the hand-made level-4 features
 
 
 class CvRNG:
-    """cv::RNG (multiply-with-carry), so that the weights equal the C++ builder's."""
+    """cv::RNG (multiply-with-carry): the level-4 weights are cv::RNG(2019).uniform draws, as
+    when a C++ builder first wrote these files."""
 
     def __init__(self, seed):
         self.state = seed if seed else 0xFFFFFFFF
@@ -53,7 +54,7 @@ def model_of(graph, metadata=None):
     model = helper.make_model(graph, producer_name="semflow-test",
                               opset_imports=[helper.make_opsetid("", 11),
                                              helper.make_opsetid(DOMAIN, 1)])
-    model.ir_version = 5  # onnx::IR_VERSION_2019_3_18, what the C++ builders set
+    model.ir_version = 5  # onnx::IR_VERSION_2019_3_18
     for key, value in (metadata or []):
         entry = model.metadata_props.add()
         entry.key, entry.value = key, value
@@ -68,7 +69,7 @@ def node(op, inputs, out, domain="", **attrs):
 
 
 def ops_model(C, beta, sigma, carrier=None, attributes=True):
-    """test_layers_onnx.cpp makeModel(): Correlation then KernelSoftArgmax, sizes symbolic."""
+    """Correlation then KernelSoftArgmax, sizes symbolic except C (test_layers_onnx.cpp)."""
     inits = []
     carrier_name = "target"
     if carrier is not None:
@@ -90,7 +91,8 @@ def ops_model(C, beta, sigma, carrier=None, attributes=True):
 def hand_sfnet(beta=0.0, sigma=0.0, metadata=True, drop_output="", rename_input="",
                unknown_op=False, meta_beta=-1.0, meta_sigma=-1.0, node_attrs=True,
                corr_normalize=-1, corr4_normalize=-1, corr_relu=-1, beta_t2s=-1.0):
-    """test_semantic_flow.cpp makeSfnetGraph(): features = mean colour of each 16x16 cell."""
+    """An SFNet graph (doc/onnx_ops.md) whose features are the mean colour of each 16x16 cell
+    (test_semantic_flow.cpp)."""
     rng = CvRNG(2019)
     w = [rng.uniform(0.1, 1.0) for _ in range(FEAT4 * 3)]
     b = [rng.uniform(0.05, 0.3) for _ in range(FEAT4)]
@@ -130,13 +132,13 @@ def hand_sfnet(beta=0.0, sigma=0.0, metadata=True, drop_output="", rename_input=
         [value_info(n, ["N", ch, "h", "w"]) for n, ch in outputs],
         initializer=[helper.make_tensor("w4", TensorProto.FLOAT, [FEAT4, 3, 1, 1], w),
                      helper.make_tensor("b4", TensorProto.FLOAT, [FEAT4], b)])
-    # std::to_string(float) in the C++ builder: six decimals.
+    # Six decimals, as C++'s std::to_string(float) writes them.
     meta = [("semflow.beta", "%f" % (meta_beta if meta_beta >= 0 else beta)),
             ("semflow.sigma", "%f" % (meta_sigma if meta_sigma >= 0 else sigma))] if metadata else None
     return model_of(graph, meta)
 
 
-# File name -> model. The names are what the tests' fixture-name functions compute.
+# File name -> model. The tests name the files they load; the names say what differs.
 FIXTURES = {
     "ops_c24_b30_s4.onnx": lambda: ops_model(24, 30, 4),
     "ops_c8_b50_s5.onnx": lambda: ops_model(8, 50, 5),

@@ -176,14 +176,20 @@ struct CV_EXPORTS_W_SIMPLE PCKProtocol
     CV_WRAP String describe() const;
 };
 
+/** @name Protocol names
+The names command-line tools and reports use for the protocol choices (`--threshold bbox`,
+`"direction": "t2s"`). C++ only: in Python the enum constants (cv.semflow.PCK_THRESHOLD_BBOX,
+...) name the choices, and PCKProtocol::describe() states them in words.
+@{ */
 //! Parses "image", "image-square", "bbox", "bbox-kp" (cv::Exception otherwise).
-CV_EXPORTS_W PCKThreshold parsePCKThreshold(const String& name);
+CV_EXPORTS PCKThreshold parsePCKThreshold(const String& name);
 //! The name parsePCKThreshold() accepts.
-CV_EXPORTS_W String pckThresholdName(PCKThreshold threshold);
+CV_EXPORTS String pckThresholdName(PCKThreshold threshold);
 //! Parses "s2t" or "t2s" (cv::Exception otherwise).
-CV_EXPORTS_W TransferDirection parseTransferDirection(const String& name);
+CV_EXPORTS TransferDirection parseTransferDirection(const String& name);
 //! The name parseTransferDirection() accepts.
-CV_EXPORTS_W String transferDirectionName(TransferDirection direction);
+CV_EXPORTS String transferDirectionName(TransferDirection direction);
+/** @} */
 
 /** @brief The PCK outcome of one pair. */
 struct CV_EXPORTS_W_SIMPLE PairPCK
@@ -244,12 +250,8 @@ struct CV_EXPORTS_W_SIMPLE PCKResult
 
     //! The protocol description, prefixed with the dataset label.
     CV_WRAP String describe() const;
-    //! A fixed-width table: one line per class, then "all" and "class mean", in percent.
-    CV_WRAP String table() const;
-    //! The whole result as JSON (protocol, overall, classes, per pair).
-    CV_WRAP String toJSON() const;
-    //! The per-class table as CSV: category,pairs,keypoints,then per-pair and per-keypoint PCK.
-    CV_WRAP String toCSV() const;
+    // Report formats (a table, JSON, CSV) are the evaluation tool's, not the library's:
+    // modules/semflow/samples/pck_report.hpp (doc/design.md, "The public API").
 };
 
 /** @brief Aggregates per-pair outcomes into the per-class and overall tables. */

@@ -9,10 +9,6 @@
 
 #include "opencv2/core.hpp"
 
-#ifndef CV_WRAP_FILE_PATH
-// OpenCV before 4.8: path arguments are plain strings in Python (4.8+ also takes os.PathLike).
-#define CV_WRAP_FILE_PATH
-#endif
 #include "opencv2/imgproc.hpp"
 
 namespace cv {
@@ -131,21 +127,12 @@ float).
 @param dst output at dsize, of src's type; may be src itself.
 @param dsize output size, both sides positive, within the bounds of SemanticFlow::calc().
 @throws cv::Exception on an empty image, another type, a non-positive or too large size.
-*/
-CV_EXPORTS_W void resizeAntialiased(InputArray src, OutputArray dst, Size dsize);
 
-/** @brief Reads a Middlebury `.flo` file, checking it before cv::readOpticalFlow does.
-
-cv::readOpticalFlow returns an empty Mat for most bad files, and in OpenCV 4.6 sizes its
-buffer from an unread (uninitialised) height when the header is cut short. This function
-checks the file first: the "PIEH" tag, width and height positive and within the bounds of
-calc() (at most 32768 per side, 2^27 pixels), and a file size of exactly
-12 + 8 * width * height bytes; then it reads the flow with cv::readOpticalFlow.
-@param path the `.flo` file.
-@return the CV_32FC2 flow (dx, dy in pixels).
-@throws cv::Exception naming the file and what is wrong with it.
+C++ only (not wrapped for Python): it is what SemanticFlow does with
+semflow::RESIZE_ANTIALIASED_BILINEAR, exported for C++ code that must prepare images exactly
+so (the trainer); in Python, PIL's `Image.resize` is the filter itself.
 */
-CV_EXPORTS_W Mat readFlow(CV_WRAP_FILE_PATH const String& path);
+CV_EXPORTS void resizeAntialiased(InputArray src, OutputArray dst, Size dsize);
 
 //! @}
 

@@ -88,8 +88,8 @@ public:
            metadata is not consulted); 0 selects the hard argmax.
     @param sigma Gaussian window width in feature cells; negative keeps the model's (the
            nodes' `sigma`, 5 where absent); 0 disables the window.
-    @param backend a cv::dnn::Backend.
-    @param target a cv::dnn::Target.
+    @param backend the cv::dnn::Backend to ask for (see setPreferableBackend()).
+    @param target the cv::dnn::Target to ask for (see setPreferableTarget()).
 
     Raises cv::Exception saying which problem it found when the file is missing, empty,
     truncated or not an ONNX model, cannot be read by OpenCV's ONNX importer, lacks one of the
@@ -100,8 +100,8 @@ public:
     CV_WRAP static Ptr<SemanticFlow> create(CV_WRAP_FILE_PATH const String& model, Size inputSize = Size(320, 320),
                                             bool padBorder = true, float beta = -1.f,
                                             float sigma = -1.f,
-                                            int backend = dnn::DNN_BACKEND_OPENCV,
-                                            int target = dnn::DNN_TARGET_CPU);
+                                            dnn::Backend backend = dnn::DNN_BACKEND_OPENCV,
+                                            dnn::Target target = dnn::DNN_TARGET_CPU);
 
     /** @brief Computes the source-to-target flow.
 
@@ -159,19 +159,21 @@ public:
     CV_WRAP virtual void calcOneToMany(InputArray source, InputArrayOfArrays targets,
                                        OutputArrayOfArrays flows) = 0;
 
-    /** @brief Asks the network to use a computation backend (a cv::dnn::Backend).
+    /** @brief Asks the network to use a computation backend.
 
     A backend this build cannot run falls back to DNN_BACKEND_OPENCV / DNN_TARGET_CPU with a
-    logged warning, or raises cv::Exception in strict mode (see setStrictBackend()).
+    logged warning, or raises cv::Exception in strict mode (see setStrictBackend()). A value
+    that is no cv::dnn::Backend (e.g. a cast integer; from Python any int arrives as one)
+    raises cv::Exception.
     */
-    CV_WRAP virtual void setPreferableBackend(int backendId) = 0;
-    /** @brief Asks the network to use a target device (a cv::dnn::Target); see
-    setPreferableBackend() for what happens when the pair is unavailable. */
-    CV_WRAP virtual void setPreferableTarget(int targetId) = 0;
+    CV_WRAP virtual void setPreferableBackend(dnn::Backend backendId) = 0;
+    /** @brief Asks the network to use a target device; see setPreferableBackend() for what
+    happens when the pair is unavailable or the value is no cv::dnn::Target. */
+    CV_WRAP virtual void setPreferableTarget(dnn::Target targetId) = 0;
     /** @brief The backend in effect (after any fallback). */
-    CV_WRAP virtual int getPreferableBackend() const = 0;
+    CV_WRAP virtual dnn::Backend getPreferableBackend() const = 0;
     /** @brief The target in effect (after any fallback). */
-    CV_WRAP virtual int getPreferableTarget() const = 0;
+    CV_WRAP virtual dnn::Target getPreferableTarget() const = 0;
     /** @brief Strict mode: an unavailable backend/target raises cv::Exception instead of
     falling back to the CPU. Turning it on re-checks the last requested pair. Default: off. */
     CV_WRAP virtual void setStrictBackend(bool strict) = 0;
@@ -202,14 +204,14 @@ public:
     /** @brief Whether SFNet's border protocol is applied. */
     CV_WRAP virtual bool getPadBorder() const = 0;
 
-    /** @brief Chooses how images are resized to the network's input size: a
-    cv::semflow::ResizeFilter. Default: semflow::RESIZE_AREA_OR_LINEAR.
+    /** @brief Chooses how images are resized to the network's input size.
+    Default: semflow::RESIZE_AREA_OR_LINEAR.
     semflow::RESIZE_ANTIALIASED_BILINEAR reproduces the resize of SFNet's authors' evaluation
     code (PIL's bilinear filter); doc/evaluation.md gives its measured effect. Raises
-    cv::Exception for any other value. */
-    CV_WRAP virtual void setResizeFilter(int filter) = 0;
-    /** @brief The resize filter in effect (a cv::semflow::ResizeFilter). */
-    CV_WRAP virtual int getResizeFilter() const = 0;
+    cv::Exception for a value that is no cv::semflow::ResizeFilter. */
+    CV_WRAP virtual void setResizeFilter(semflow::ResizeFilter filter) = 0;
+    /** @brief The resize filter in effect. */
+    CV_WRAP virtual semflow::ResizeFilter getResizeFilter() const = 0;
 };
 
 //! @}

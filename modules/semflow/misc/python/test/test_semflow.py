@@ -10,6 +10,7 @@ tests that need it skip when it is absent. The comparison with C++ runs the C++ 
 by SEMFLOW_DEMO_BIN (scripts/build_opencv.sh builds it against the same OpenCV) and skips,
 saying so, without it.
 """
+import json
 import os
 import subprocess
 import sys
@@ -116,6 +117,24 @@ class semflow_layers_test(SemflowTestCase):
         ref = naive_kernel_soft_argmax(corr, 4, 3, 50.0, 5.0)
         self.assertLessEqual(np.abs(grid - ref).max(), 1e-5)
 
+    def test_hand_made_graph_loads_after_register_layers(self):
+        # test_data/semflow/onnx/ops_c24_b30_s4.onnx (make_onnx_fixtures.py, the one generator of
+        # the hand-made graphs the C++ tests read too): Correlation, then KernelSoftArgmax with
+        # beta 30, sigma 4; every size symbolic except the 24 channels.
+        path = self.data("onnx/ops_c24_b30_s4.onnx")
+        cv.semflow.registerLayers()
+        cv.semflow.registerLayers()  # any number of times
+        net = cv.dnn.readNetFromONNX(path)
+        rng = np.random.default_rng(17)
+        fs = rng.uniform(-1, 1, (2, 24, 5, 7)).astype(np.float32)
+        ft = rng.uniform(-1, 1, (2, 24, 6, 4)).astype(np.float32)
+        net.setInput(fs, "source")
+        net.setInput(ft, "target")
+        grid = net.forward("grid")
+        ref = naive_kernel_soft_argmax(naive_correlation(fs, ft), 4, 6, 30.0, 4.0)
+        self.assertEqual(grid.shape, ref.shape)
+        self.assertLessEqual(np.abs(grid - ref).max(), 1e-5)
+
     def test_bad_layer_inputs_raise_the_cpp_message(self):
         a = np.zeros((1, 4, 2, 2), np.float32)
         b = np.zeros((1, 5, 2, 2), np.float32)
@@ -139,6 +158,24 @@ class semflow_flow_utils_test(SemflowTestCase):
                        borderMode=cv.BORDER_CONSTANT)
         np.testing.assert_array_equal(out, ref)
 
+    def test_warp_labels_and_transfer_mask_against_numpy(self):
+        rng = np.random.default_rng(9)
+        labels = rng.integers(0, 50, (9, 11), dtype=np.int32)
+        flow = np.zeros((9, 11, 2), np.float32)
+        flow[..., 0] = 1.4   # rounds to one pixel right
+        flow[..., 1] = -0.6  # and one up
+        out = cv.semflow.warpLabels(labels, flow, fill=-7)
+        ref = np.full_like(labels, -7)
+        ref[1:, :-1] = labels[:-1, 1:]  # dst(y, x) = labels(y - 1, x + 1)
+        np.testing.assert_array_equal(out, ref)
+        mask = (rng.random((9, 11)) > 0.5).astype(np.uint8) * 200
+        flow[..., 0] = 2.0  # whole pixels: the bilinear sample is the mask value itself
+        flow[..., 1] = -1.0
+        moved = cv.semflow.transferMask(mask, flow)
+        ref = np.zeros((9, 11), np.uint8)
+        ref[1:, :-2] = np.where(mask[:-1, 2:] > 0, 255, 0)
+        np.testing.assert_array_equal(moved, ref)
+
     def test_transfer_keypoints_adds_the_flow(self):
         flow = np.zeros((10, 10, 2), np.float32)
         flow[..., 0] = 2.5
@@ -160,40 +197,6 @@ class semflow_flow_utils_test(SemflowTestCase):
         self.assertRaisesMessage("warpImage: the image is empty", cv.semflow.warpImage,
                                  np.zeros((0, 0), np.uint8), np.zeros((4, 4, 2), np.float32))
 
-    def test_read_flow_round_trips_and_rejects_a_bad_file(self):
-        rng = np.random.default_rng(11)
-        flow = rng.uniform(-50, 50, (7, 9, 2)).astype(np.float32)
-        with tempfile.TemporaryDirectory(prefix="semflow_py_flo_") as out:
-            path = os.path.join(out, "f.flo")
-            self.assertTrue(cv.writeOpticalFlow(path, flow))
-            np.testing.assert_array_equal(cv.semflow.readFlow(path), flow)
-            with open(path, "r+b") as f:  # one byte short: the size no longer matches 9x7
-                f.truncate(12 + 8 * 7 * 9 - 1)
-            self.assertRaisesMessage("declares a 9x7 flow (516 bytes) but has 515 bytes",
-                                     cv.semflow.readFlow, path)
-            with open(path, "wb") as f:
-                f.write(b"NOPE" + bytes(8))
-            self.assertRaisesMessage("does not start with the .flo tag 'PIEH'", cv.semflow.readFlow, path)
-
-
-    def test_resize_antialiased_matches_pil(self):
-        try:
-            from PIL import Image
-        except ImportError:
-            self.skipTest("Pillow is not installed (scripts/build_opencv.sh installs it)")
-        rng = np.random.default_rng(3)
-        for (w, h), (ow, oh) in [((53, 41), (17, 29)), ((20, 30), (61, 7)), ((320, 240), (20, 15))]:
-            f = rng.random((h, w), dtype=np.float32)
-            ref = np.asarray(Image.fromarray(f, "F").resize((ow, oh), Image.BILINEAR))
-            out = cv.semflow.resizeAntialiased(f, (ow, oh))
-            self.assertEqual(out.shape, (oh, ow))
-            self.assertLessEqual(float(np.abs(out - ref).max()), 1e-6)
-            img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-            ref8 = np.asarray(Image.fromarray(img, "RGB").resize((ow, oh), Image.BILINEAR)).astype(int)
-            out8 = cv.semflow.resizeAntialiased(img, (ow, oh)).astype(int)
-            np.testing.assert_array_equal(out8, ref8)  # PIL's own 8-bit fixed-point arithmetic
-        self.assertRaisesMessage("the output size must be positive", cv.semflow.resizeAntialiased,
-                                 np.zeros((4, 4), np.uint8), (0, 3))
 
 class semflow_semantic_flow_test(SemflowTestCase):
     def test_create_and_settings(self):
@@ -217,6 +220,16 @@ class semflow_semantic_flow_test(SemflowTestCase):
         sf.setResizeFilter(cv.semflow.RESIZE_ANTIALIASED_BILINEAR)
         self.assertEqual(sf.getResizeFilter(), cv.semflow.RESIZE_ANTIALIASED_BILINEAR)
         self.assertRaisesMessage("expected semflow::RESIZE_AREA_OR_LINEAR (0)", sf.setResizeFilter, 7)
+
+    def test_hand_made_graphs_give_their_settings_and_errors(self):
+        # Committed hand-made SFNet graphs (test_data/semflow/onnx/, make_onnx_fixtures.py):
+        # the settings are the graph nodes' (beta 30, sigma 3 here), and a graph without the
+        # SFNet interface is refused by name.
+        sf = cv.SemanticFlow.create(self.data("onnx/hand_sfnet_b30_s3.onnx"))
+        self.assertEqual(sf.getBeta(), 30.0)
+        self.assertEqual(sf.getSigma(), 3.0)
+        self.assertRaisesMessage("has no graph output 'feat4_target'", cv.SemanticFlow.create,
+                                 self.data("onnx/hand_sfnet_drop_feat4_target.onnx"))
 
     def test_calc_variants_agree(self):
         src, tgt = self.demo_pair()
@@ -380,6 +393,108 @@ class semflow_benchmark_test(SemflowTestCase):
         np.testing.assert_allclose(src, np.array([xa, ya]).T[valid])
         np.testing.assert_allclose(tgt, np.array([xb, yb]).T[valid])
 
+    def spair_root(self):
+        layout = self.data("benchmarks/spair/Layout/large/test.txt")  # find_file wants a file
+        return os.path.dirname(os.path.dirname(os.path.dirname(layout)))
+
+    def test_pf_pascal_lpck_and_flip_columns(self):
+        csv = self.data("benchmarks/pf-pascal/bbox_test_pairs_pf_pascal.csv")
+        with open(csv) as f:
+            rows = [line.strip().split(",") for line in f.readlines()[1:] if line.strip()]
+        pairs = cv.semflow.loadPFPascalPairs(csv)
+        self.assertEqual([p.sourceLpck for p in pairs], [float(r[7]) for r in rows])
+        self.assertTrue(all(p.targetLpck < 0 for p in pairs))  # the CSVs give the source's only
+        self.assertTrue(pairs[0].targetImage.endswith(rows[0][1]))
+        self.assertIn("bbox_test_pairs_pf_pascal.csv:2", pairs[0].annotation)
+        train = self.data("benchmarks/pf-pascal/train_pairs_pf_pascal.csv")
+        with open(train) as f:
+            flips = [line.strip().split(",")[3] == "1" for line in f.readlines()[1:] if line.strip()]
+        self.assertEqual([p.flip for p in cv.semflow.loadPFPascalPairs(train)], flips)
+
+    def test_pf_willow_spair_and_by_name_loaders(self):
+        csv = self.data("benchmarks/pf-willow/test_pairs_pf.csv")
+        with open(csv) as f:
+            row = f.readlines()[1].strip().split(",")
+        willow = cv.semflow.loadPFWillowPairs(csv)
+        self.assertEqual(willow[0].category, "car(G)")  # the folder of image A
+        xy = np.array([float(v) for v in row[2:]]).reshape(4, 10)  # xA, yA, xB, yB
+        np.testing.assert_allclose(np.asarray(willow[0].sourceKeypoints).reshape(-1, 2), xy[:2].T)
+        np.testing.assert_allclose(np.asarray(willow[0].targetKeypoints).reshape(-1, 2), xy[2:].T)
+
+        root = self.spair_root()
+        name = "000001-2008_000008-2008_000015:aeroplane.json"
+        path = os.path.join(root, "PairAnnotation", "test", name)
+        with open(path) as f:
+            ann = json.load(f)
+        pair = cv.semflow.loadSPairAnnotation(path, os.path.join(root, "JPEGImages"))
+        self.assertEqual(pair.category, ann["category"])
+        self.assertTrue(pair.sourceImage.endswith(os.path.join("aeroplane", ann["src_imname"])))
+        np.testing.assert_allclose(np.asarray(pair.sourceKeypoints).reshape(-1, 2), ann["src_kps"])
+        np.testing.assert_allclose(np.asarray(pair.targetKeypoints).reshape(-1, 2), ann["trg_kps"])
+        x1, y1, x2, y2 = ann["src_bndbox"]
+        np.testing.assert_allclose(pair.sourceBox, (x1, y1, x2 - x1, y2 - y1))
+        x1, y1, x2, y2 = ann["trg_bndbox"]
+        np.testing.assert_allclose(pair.targetBox, (x1, y1, x2 - x1, y2 - y1))
+        self.assertEqual(tuple(pair.sourceSize), tuple(ann["src_imsize"][:2]))
+
+        by_name = cv.semflow.loadBenchmark("spair", root, "test")
+        direct = cv.semflow.loadSPairPairs(root, "test")
+        self.assertEqual([(p.sourceImage, p.targetImage) for p in by_name],
+                         [(p.sourceImage, p.targetImage) for p in direct])
+        self.assertEqual(len(by_name), 2)
+        empty = cv.semflow.KeypointPair()
+        self.assertEqual(empty.numValid(), 0)
+        self.assertLess(empty.sourceLpck, 0)
+        self.assertFalse(empty.flip)
+
+    def test_resize_keypoint_pair_scales_per_axis(self):
+        pair = cv.semflow.loadSPairPairs(self.spair_root(), "test")[0]
+        (ws, hs), (wt, ht) = pair.sourceSize, pair.targetSize
+        out = cv.semflow.resizeKeypointPair(pair, (2 * ws, hs), (wt, 3 * ht))
+        self.assertEqual(tuple(out.sourceSize), (2 * ws, hs))
+        src = np.asarray(pair.sourceKeypoints).reshape(-1, 2)
+        tgt = np.asarray(pair.targetKeypoints).reshape(-1, 2)
+        np.testing.assert_allclose(np.asarray(out.sourceKeypoints).reshape(-1, 2), src * [2, 1], rtol=1e-6)
+        np.testing.assert_allclose(np.asarray(out.targetKeypoints).reshape(-1, 2), tgt * [1, 3], rtol=1e-6)
+        np.testing.assert_allclose(out.targetBox, np.multiply(pair.targetBox, [1, 3, 1, 3]), rtol=1e-6)
+        self.assertLess(out.sourceLpck, 0)
+
+    def test_pair_pck_and_summary_match_numpy(self):
+        pairs = cv.semflow.loadSPairPairs(self.spair_root(), "test")
+        protocol = cv.semflow.PCKProtocol()  # alphas 0.05, 0.1, 0.15
+        protocol.threshold = cv.semflow.PCK_THRESHOLD_BBOX
+        alphas = np.asarray(protocol.alphas, np.float64).reshape(-1)
+        results = []
+        for i, p in enumerate(pairs):
+            flow = np.zeros((p.sourceSize[1], p.sourceSize[0], 2), np.float32)
+            r = cv.semflow.evaluatePairPCK(p, flow, protocol, index=i)
+            valid = np.asarray(p.valid).reshape(-1) != 0
+            src = np.asarray(p.sourceKeypoints).reshape(-1, 2)[valid]
+            tgt = np.asarray(p.targetKeypoints).reshape(-1, 2)[valid]
+            L = max(p.targetBox[2], p.targetBox[3])  # the target object's box
+            err = np.linalg.norm(src - tgt, axis=1)
+            self.assertEqual((r.index, r.category, r.numKeypoints), (i, p.category, int(valid.sum())))
+            self.assertAlmostEqual(r.referenceLength, L, places=5)
+            np.testing.assert_allclose(np.asarray(r.predicted).reshape(-1, 2), src)  # the zero flow
+            np.testing.assert_allclose(np.asarray(r.groundTruth).reshape(-1, 2), tgt)
+            np.testing.assert_allclose(np.asarray(r.normalizedErrors).reshape(-1), err / L, rtol=1e-6)
+            correct = [int((err <= a * L).sum()) for a in alphas]
+            self.assertEqual(list(np.asarray(r.correct).reshape(-1)), correct)
+            self.assertAlmostEqual(r.pck(1), correct[1] / valid.sum())
+            results.append(r)
+        summary = cv.semflow.summarizePCK(results, protocol, "spair test")
+        self.assertEqual(summary.dataset, "spair test")
+        self.assertEqual(summary.protocol.threshold, cv.semflow.PCK_THRESHOLD_BBOX)
+        self.assertEqual(summary.skippedPairs, 0)
+        self.assertEqual(len(summary.pairs), len(pairs))
+        self.assertEqual([c.category for c in summary.classes], sorted(p.category for p in pairs))
+        per_pair = np.array([[r.pck(a) for a in range(len(alphas))] for r in results])
+        np.testing.assert_allclose(np.asarray(summary.overall.perPair).reshape(-1), per_pair.mean(axis=0))
+        # One pair per class here: the class mean is the mean of the classes' per-pair PCK.
+        np.testing.assert_allclose(np.asarray(summary.classMean).reshape(-1),
+                                   np.mean([np.asarray(c.perPair).reshape(-1) for c in summary.classes], axis=0))
+        self.assertEqual(summary.overall.pairs, len(pairs))
+
     def test_pck_of_the_zero_flow_matches_numpy(self):
         layout = self.data("benchmarks/spair/Layout/large/test.txt")  # find_file wants a file
         root = os.path.dirname(os.path.dirname(os.path.dirname(layout)))
@@ -406,9 +521,20 @@ class semflow_benchmark_test(SemflowTestCase):
         np.testing.assert_allclose(result.overall.perKeypoint, correct / total, atol=1e-12)
         self.assertIn("spair test", result.describe())
 
-    def test_bad_protocol_names_raise_the_cpp_message(self):
-        self.assertRaisesMessage("unknown PCK threshold 'nope'", cv.semflow.parsePCKThreshold, "nope")
-        self.assertEqual(cv.semflow.parseTransferDirection("t2s"), cv.semflow.TRANSFER_TARGET_TO_SOURCE)
+    def test_protocol_choices_are_the_enum_constants(self):
+        # The C++ name parsers (parsePCKThreshold, ...) are for command-line tools; in Python the
+        # constants name the choices, with the C++ numbers, and describe() states them in words.
+        self.assertEqual([cv.semflow.PCK_THRESHOLD_IMAGE, cv.semflow.PCK_THRESHOLD_IMAGE_SQUARE,
+                          cv.semflow.PCK_THRESHOLD_BBOX, cv.semflow.PCK_THRESHOLD_BBOX_KEYPOINTS], [0, 1, 2, 3])
+        self.assertEqual([cv.semflow.TRANSFER_SOURCE_TO_TARGET, cv.semflow.TRANSFER_TARGET_TO_SOURCE], [0, 1])
+        protocol = cv.semflow.PCKProtocol()
+        np.testing.assert_allclose(np.asarray(protocol.alphas).reshape(-1), [0.05, 0.1, 0.15], rtol=1e-6)
+        self.assertEqual(protocol.threshold, cv.semflow.PCK_THRESHOLD_IMAGE)
+        self.assertEqual(protocol.direction, cv.semflow.TRANSFER_SOURCE_TO_TARGET)
+        protocol.threshold = cv.semflow.PCK_THRESHOLD_BBOX_KEYPOINTS
+        protocol.direction = cv.semflow.TRANSFER_TARGET_TO_SOURCE
+        self.assertIn("threshold 'bbox-kp'", protocol.describe())
+        self.assertIn("calc(target, source)", protocol.describe())
 
 
 if __name__ == "__main__":
