@@ -87,6 +87,9 @@ const std::vector<BackboneInfo>& backboneRegistry();
 /** @brief Registered backbone names, in registry order. */
 std::vector<std::string> knownBackbones();
 
+/** @brief The registered names as help text: "resnet101, resnet50, ... or tiny". */
+std::string backboneNamesForHelp();
+
 /** @brief A new, randomly initialised backbone. Throws std::runtime_error naming the known
 backbones when @p name is not registered. */
 std::shared_ptr<Backbone> makeBackbone(const std::string& name);

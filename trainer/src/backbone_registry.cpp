@@ -50,6 +50,15 @@ std::vector<std::string> knownBackbones()
     return names;
 }
 
+std::string backboneNamesForHelp()
+{
+    const std::vector<std::string> names = knownBackbones();
+    std::string s;
+    for (size_t i = 0; i < names.size(); ++i)
+        s += (i == 0 ? "" : i + 1 == names.size() ? " or " : ", ") + names[i];
+    return s;
+}
+
 std::shared_ptr<Backbone> makeBackbone(const std::string& name)
 {
     for (const BackboneInfo& b : backboneRegistry())

@@ -2,12 +2,16 @@
 // found in the top-level directory of this distribution.
 #pragma once
 
-// Option parsing shared by the `sfnet` subcommands. Values are parsed strictly: the whole
-// string must be a number, otherwise std::invalid_argument names the option and the value.
+// Option parsing shared by the `sfnet` subcommands: each command declares its options once, in
+// a CommandLine table, which parses argv and generates the --help text. Values are parsed
+// strictly: the whole string must be a number, otherwise std::invalid_argument names the option
+// and the value.
 
 #include <cstdint>
+#include <functional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace sfnet
 {
@@ -77,4 +81,61 @@ inline int parseInt32(const std::string& opt, const std::string& v)
         throw std::invalid_argument(opt + " is out of range (at most 2147483647), got '" + v + "'");
     return int(i);
 }
+
+/** @brief One subcommand's options: parsing and help text from the same table.
+
+@code
+    CommandLine cl("export", "usage: sfnet export --checkpoint CKPT.pt --output MODEL.onnx [options]\n\n...");
+    cl.option("--output, -o", "PATH", "the ONNX file to write", store(output));
+    cl.flag("--fp16", "store the weights as FP16", [&] { fp16 = true; });
+    if (int rc = cl.parse(argc, argv, [&] { if (output.empty()) throw std::invalid_argument("--output is required"); }); rc >= 0)
+        return rc;
+@endcode
+*/
+class CommandLine
+{
+public:
+    /// Receives the option as written (for messages) and its value.
+    using Setter = std::function<void(const std::string& option, const std::string& value)>;
+
+    /// @p name: the subcommand ("train"); @p preamble: the usage lines and description above the options.
+    CommandLine(std::string name, std::string preamble);
+
+    /// Starts a titled group of options in the help text ("model:").
+    CommandLine& section(const std::string& title);
+    /// An option with a value. @p names: comma-separated spellings ("--output, -o"); @p help:
+    /// lines separated by '\n', indented under the first.
+    CommandLine& option(const std::string& names, const std::string& arg, const std::string& help, Setter set);
+    /// An option without a value.
+    CommandLine& flag(const std::string& names, const std::string& help, std::function<void()> set);
+    /// Text printed after the options.
+    CommandLine& epilogue(const std::string& text);
+
+    /// The --help text: the preamble, then every option with its help, aligned.
+    std::string help() const;
+
+    /** @brief Parses argv[1..], then runs @p validate (which may throw std::invalid_argument).
+    @return -1 to go on; 0 after printing --help; 2 after a usage error (an unknown option, a
+    missing or malformed value, a failed validation), printed as "sfnet NAME: message" and the
+    help on stderr. */
+    int parse(int argc, char** argv, const std::function<void()>& validate = {}) const;
+
+private:
+    struct Entry
+    {
+        std::vector<std::string> names;
+        std::string label;  // "--output, -o PATH"; empty for a section title line
+        std::string help;
+        Setter set;
+        bool takesValue = false;
+    };
+    std::string name_, preamble_, epilogue_;
+    std::vector<Entry> entries_;
+};
+
+/// Setters for CommandLine::option.
+CommandLine::Setter store(std::string& target);
+CommandLine::Setter storeInt(int& target);
+CommandLine::Setter storeInt(int64_t& target);
+CommandLine::Setter storeDouble(double& target);
 }  // namespace sfnet

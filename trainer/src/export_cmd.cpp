@@ -15,33 +15,6 @@
 
 namespace sfnet
 {
-namespace
-{
-const char* const kUsage =
-    "usage: sfnet export --checkpoint CKPT.pt --output MODEL.onnx [options]\n"
-    "       sfnet export --backbone NAME --random-init [--seed N] --output MODEL.onnx [options]\n"
-    "\n"
-    "Writes the SFNet inference graph (modules/semflow/doc/onnx_ops.md) for cv::SemanticFlow / cv::dnn.\n"
-    "\n"
-    "  --checkpoint PATH   a checkpoint written by `sfnet train` or `sfnet import`\n"
-    "  --output PATH       the ONNX file to write (written atomically)\n"
-    "  --keep-bn           keep BatchNormalization nodes (default: fold every BatchNorm into\n"
-    "                      its convolution, which OpenCV loads with one copy of the weights\n"
-    "                      and fuses correctly after a batch-size change; doc/benchmarks.md)\n"
-    "  --fold-bn           fold (the default; accepted for scripts that spell it out)\n"
-    "  --fp16              store the weights as FP16 (half the file, faster to load) behind Cast\n"
-    "                      nodes; OpenCV 4.14 loads it (flows within ~0.003 px of FP32 on\n"
-    "                      ResNet-101), OpenCV 4.6 cannot (cv::SemanticFlow says so)\n"
-    "  --beta B            kernel soft argmax temperature (default: the checkpoint's, 50);\n"
-    "                      <= 0 exports the hard argmax\n"
-    "  --sigma S           Gaussian window width in feature cells (default: the checkpoint's, 5)\n"
-    "  --backbone NAME     with --random-init: resnet101, resnet50, resnet18,\n"
-    "                      efficientnet_lite0/1/2 or tiny\n"
-    "  --random-init       export randomly initialised weights (tests, benchmarks)\n"
-    "  --seed N            seed for --random-init (default 0)\n";
-
-
-}  // namespace
 
 int cmdExport(int argc, char** argv)
 {
@@ -49,40 +22,36 @@ int cmdExport(int argc, char** argv)
     bool foldBn = true, fp16 = false, randomInit = false, haveBeta = false, haveSigma = false;
     double beta = 0, sigma = 0;
     int64_t seed = 0;
-    try
-    {
-        for (OptionReader args(argc, argv); args.next();)
-        {
-            const std::string a = args.option();
-            auto value = [&] { return args.value(); };
-            if (a == "--help" || a == "-h")
-            {
-                std::cout << kUsage;
-                return 0;
-            }
-            else if (a == "--checkpoint")
-                checkpoint = value();
-            else if (a == "--output" || a == "-o")
-                output = value();
-            else if (a == "--fold-bn")
-                foldBn = true;
-            else if (a == "--keep-bn")
-                foldBn = false;
-            else if (a == "--fp16")
-                fp16 = true;
-            else if (a == "--beta")
-                beta = parseDouble(a, value()), haveBeta = true;
-            else if (a == "--sigma")
-                sigma = parseDouble(a, value()), haveSigma = true;
-            else if (a == "--backbone")
-                backbone = value();
-            else if (a == "--random-init")
-                randomInit = true;
-            else if (a == "--seed")
-                seed = parseInt(a, value());
-            else
-                throw std::invalid_argument("unknown option '" + a + "'");
-        }
+    CommandLine cl("export",
+                   "usage: sfnet export --checkpoint CKPT.pt --output MODEL.onnx [options]\n"
+                   "       sfnet export --backbone NAME --random-init [--seed N] --output MODEL.onnx [options]\n"
+                   "\n"
+                   "Writes the SFNet inference graph (modules/semflow/doc/onnx_ops.md) for cv::SemanticFlow / "
+                   "cv::dnn.\n"
+                   "\n");
+    cl.option("--checkpoint", "PATH", "a checkpoint written by `sfnet train` or `sfnet import`", store(checkpoint));
+    cl.option("--output, -o", "PATH", "the ONNX file to write (written atomically)", store(output));
+    cl.flag("--keep-bn",
+            "keep BatchNormalization nodes (default: fold every BatchNorm into\n"
+            "its convolution, which OpenCV loads with one copy of the weights\n"
+            "and fuses correctly after a batch-size change; doc/benchmarks.md)",
+            [&] { foldBn = false; });
+    cl.flag("--fold-bn", "fold (the default; accepted for scripts that spell it out)", [&] { foldBn = true; });
+    cl.flag("--fp16",
+            "store the weights as FP16 (half the file, faster to load) behind Cast\n"
+            "nodes; OpenCV 4.14 loads it (flows within ~0.003 px of FP32 on\n"
+            "ResNet-101), OpenCV 4.6 cannot (cv::SemanticFlow says so)",
+            [&] { fp16 = true; });
+    cl.option("--beta", "B",
+              "kernel soft argmax temperature (default: the checkpoint's, 50);\n"
+              "<= 0 exports the hard argmax",
+              [&](const std::string& o, const std::string& v) { beta = parseDouble(o, v), haveBeta = true; });
+    cl.option("--sigma", "S", "Gaussian window width in feature cells (default: the checkpoint's, 5)",
+              [&](const std::string& o, const std::string& v) { sigma = parseDouble(o, v), haveSigma = true; });
+    cl.option("--backbone", "NAME", "with --random-init: " + backboneNamesForHelp(), store(backbone));
+    cl.flag("--random-init", "export randomly initialised weights (tests, benchmarks)", [&] { randomInit = true; });
+    cl.option("--seed", "N", "seed for --random-init (default 0)", storeInt(seed));
+    const int rc = cl.parse(argc, argv, [&] {
         if (output.empty())
             throw std::invalid_argument("--output is required");
         if (checkpoint.empty() == !randomInit)
@@ -91,12 +60,9 @@ int cmdExport(int argc, char** argv)
             throw std::invalid_argument("--random-init needs --backbone");
         if (!checkpoint.empty() && !backbone.empty())
             throw std::invalid_argument("--backbone is taken from the checkpoint; drop it");
-    }
-    catch (const std::invalid_argument& e)
-    {
-        std::cerr << "sfnet export: " << e.what() << " (see `sfnet export --help`)\n";
-        return 2;
-    }
+    });
+    if (rc >= 0)
+        return rc;
 
     SFNet model{nullptr};
     if (randomInit)

@@ -27,38 +27,6 @@ namespace sfnet
 {
 namespace
 {
-const char* const kUsage =
-    "usage: sfnet generate --output DIR [--count N] [--size S] [--seed N] [--first K] [--pairs M]\n"
-    "\n"
-    "Writes N procedurally generated images (textured objects of 4 shape classes on textured\n"
-    "backgrounds) as DIR/images/NNNNNN.png with exact foreground masks DIR/masks/NNNNNN.png\n"
-    "(0/255), the layout of `sfnet train --data folder:DIR`.\n"
-    "\n"
-    "  --count N    number of images (default 1000)\n"
-    "  --size S     image side in pixels (default 256)\n"
-    "  --seed N     generated set (default 0; `--data synthetic` trains on set 0)\n"
-    "  --first K    index of the first image of the set (default 0): a held-out set is the\n"
-    "               same seed with --first beyond the training count, or another seed\n"
-    "  --pairs M    also write DIR/pairs.csv: M pairs of different instances of the same class\n"
-    "               with their 8 corresponding keypoints, in PF-PASCAL's CSV format\n"
-    "               (source_image,target_image,class,XA,YA,XB,YB; paths relative to DIR)\n"
-    "\n"
-    "Evaluation composites (held-out photo cut-outs with hand-placed keypoints):\n"
-    "usage: sfnet generate --composite KEYPOINTS.csv --pairs M --output DIR\n"
-    "                      [--backgrounds LIST [--distractors LIST] [--max-distractors N]]\n"
-    "                      [--stamps-root DIR] [--size S] [--seed N]\n"
-    "\n"
-    "Writes M pairs of different cut-outs of one kind, each pasted on a plain background (no\n"
-    "--backgrounds) or on a crop of a listed photograph with 1..N distractor cut-outs behind it\n"
-    "(cluttered): DIR/images/, their object masks DIR/masks/ and DIR/test_pairs.csv (PF-PASCAL's\n"
-    "layout plus source_bbox,target_bbox) with the keypoints carried through the placement.\n"
-    "  --composite CSV      image,kind,X,Y rows: cut-out path (relative to --stamps-root), kind,\n"
-    "                       ';'-separated keypoints in cut-out pixels (-1 = not visible)\n"
-    "  --stamps-root DIR    default /usr/share/tuxpaint/stamps\n"
-    "  --backgrounds LIST   photographs (one path per line) for cluttered composites\n"
-    "  --distractors LIST   cut-outs (one path per line) to place behind the object\n"
-    "  --max-distractors N  1..N distractors per cluttered image (default 3)\n";
-
 std::string join(const std::vector<cv::Point2f>& pts, bool x)
 {
     std::ostringstream os;
@@ -262,42 +230,47 @@ int cmdGenerate(int argc, char** argv)
     int64_t count = 1000, size = 256, seed = 0, first = 0, pairs = 0;
     CompositeOptions co;
     bool sizeGiven = false;
-    try
-    {
-        for (OptionReader args(argc, argv); args.next();)
-        {
-            const std::string a = args.option();
-            auto value = [&] { return args.value(); };
-            if (a == "--help" || a == "-h")
-            {
-                std::cout << kUsage;
-                return 0;
-            }
-            else if (a == "--output" || a == "-o")
-                output = value();
-            else if (a == "--count")
-                count = parseInt(a, value());
-            else if (a == "--size")
-                size = parseInt(a, value()), sizeGiven = true;
-            else if (a == "--composite")
-                co.keypoints = value();
-            else if (a == "--stamps-root")
-                co.stampsRoot = value();
-            else if (a == "--backgrounds")
-                co.backgrounds = value();
-            else if (a == "--distractors")
-                co.distractors = value();
-            else if (a == "--max-distractors")
-                co.maxDistractors = parseInt(a, value());
-            else if (a == "--seed")
-                seed = parseInt(a, value());
-            else if (a == "--first")
-                first = parseInt(a, value());
-            else if (a == "--pairs")
-                pairs = parseInt(a, value());
-            else
-                throw std::invalid_argument("unknown option '" + a + "'");
-        }
+    CommandLine cl("generate",
+                   "usage: sfnet generate --output DIR [--count N] [--size S] [--seed N] [--first K] [--pairs M]\n"
+                   "       sfnet generate --composite KEYPOINTS.csv --pairs M --output DIR\n"
+                   "                      [--backgrounds LIST [--distractors LIST] [--max-distractors N]]\n"
+                   "                      [--stamps-root DIR] [--size S] [--seed N]\n"
+                   "\n"
+                   "Writes N procedurally generated images (textured objects of 4 shape classes on textured\n"
+                   "backgrounds) as DIR/images/NNNNNN.png with exact foreground masks DIR/masks/NNNNNN.png\n"
+                   "(0/255), the layout of `sfnet train --data folder:DIR`.\n"
+                   "\n"
+                   "With --composite, evaluation composites instead (held-out photo cut-outs with hand-placed\n"
+                   "keypoints): M pairs of different cut-outs of one kind, each pasted on a plain background\n"
+                   "(no --backgrounds) or on a crop of a listed photograph with 1..N distractor cut-outs\n"
+                   "behind it (cluttered): DIR/images/, their object masks DIR/masks/ and DIR/test_pairs.csv\n"
+                   "(PF-PASCAL's layout plus source_bbox,target_bbox) with the keypoints carried through the\n"
+                   "placement.\n"
+                   "\n");
+    cl.option("--output, -o", "DIR", "where to write", store(output));
+    cl.option("--count", "N", "number of images (default 1000)", storeInt(count));
+    cl.option("--size", "S", "image side in pixels (default 256; composites 320)",
+              [&](const std::string& o, const std::string& v) { size = parseInt(o, v), sizeGiven = true; });
+    cl.option("--seed", "N", "generated set (default 0; `--data synthetic` trains on set 0)", storeInt(seed));
+    cl.option("--first", "K",
+              "index of the first image of the set (default 0): a held-out set is the\n"
+              "same seed with --first beyond the training count, or another seed",
+              storeInt(first));
+    cl.option("--pairs", "M",
+              "also write DIR/pairs.csv: M pairs of different instances of the same class\n"
+              "with their 8 corresponding keypoints, in PF-PASCAL's CSV format\n"
+              "(source_image,target_image,class,XA,YA,XB,YB; paths relative to DIR)",
+              storeInt(pairs));
+    cl.section("evaluation composites:");
+    cl.option("--composite", "CSV",
+              "image,kind,X,Y rows: cut-out path (relative to --stamps-root), kind,\n"
+              "';'-separated keypoints in cut-out pixels (-1 = not visible)",
+              store(co.keypoints));
+    cl.option("--stamps-root", "DIR", "default /usr/share/tuxpaint/stamps", store(co.stampsRoot));
+    cl.option("--backgrounds", "LIST", "photographs (one path per line) for cluttered composites", store(co.backgrounds));
+    cl.option("--distractors", "LIST", "cut-outs (one path per line) to place behind the object", store(co.distractors));
+    cl.option("--max-distractors", "N", "1..N distractors per cluttered image (default 3)", storeInt(co.maxDistractors));
+    const int rc = cl.parse(argc, argv, [&] {
         if (output.empty())
             throw std::invalid_argument("--output is required");
         if (count < 1)
@@ -312,12 +285,9 @@ int cmdGenerate(int argc, char** argv)
             throw std::invalid_argument("--max-distractors must be between 1 and 8");
         if (co.keypoints.empty() && !(co.backgrounds.empty() && co.distractors.empty()))
             throw std::invalid_argument("--backgrounds and --distractors need --composite");
-    }
-    catch (const std::invalid_argument& e)
-    {
-        std::cerr << "sfnet generate: " << e.what() << "\n\n" << kUsage;
-        return 2;
-    }
+    });
+    if (rc >= 0)
+        return rc;
     if (!co.keypoints.empty())
     {
         co.output = output;

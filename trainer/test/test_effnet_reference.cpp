@@ -152,23 +152,7 @@ TEST(EfficientNetLite, identityAdaptationPassesFeaturesThrough)
 PthContents stateDictOf(torch::nn::Module& backbone)
 {
     PthContents c;
-    auto add = [&](const std::string& name, const torch::Tensor& t) {
-        NamedArray a;
-        a.name = name;
-        a.shape = t.sizes().vec();
-        const torch::Tensor ct = t.contiguous();
-        if (t.is_floating_point())
-        {
-            a.dtype = PthDType::Float32;
-            a.f32.assign(ct.data_ptr<float>(), ct.data_ptr<float>() + ct.numel());
-        }
-        else
-        {
-            a.dtype = PthDType::Int64;
-            a.i64.assign(ct.data_ptr<int64_t>(), ct.data_ptr<int64_t>() + ct.numel());
-        }
-        c.tensors.push_back(a);
-    };
+    auto add = [&](const std::string& name, const torch::Tensor& t) { c.tensors.push_back(namedArrayOf(name, t)); };
     for (const auto& p : backbone.named_parameters())
         add(p.key(), p.value().detach());
     for (const auto& b : backbone.named_buffers())

@@ -320,25 +320,6 @@ TEST_F(ImportTest, ImportedModelComputesWhatPyTorchComputes)
 
 namespace
 {
-NamedArray namedArrayOf(const std::string& name, const torch::Tensor& t)
-{
-    NamedArray a;
-    a.name = name;
-    a.shape = t.sizes().vec();
-    const torch::Tensor c = t.detach().contiguous();
-    if (c.is_floating_point())
-    {
-        a.dtype = PthDType::Float32;
-        a.f32.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
-    }
-    else
-    {
-        a.dtype = PthDType::Int64;
-        a.i64.assign(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
-    }
-    return a;
-}
-
 // Every registered backbone, the test's one-file backbone included: a state dict with the
 // backbone's own keys plus one key under each of its unused prefixes (a classifier) lands
 // parameter by parameter and buffer by buffer; the unused keys are reported, not loaded.
@@ -354,13 +335,13 @@ TEST_P(EveryBackboneImport, publishedKeysLandInTheirParameters)
     sfnet_test::randomizeBatchNorm(*source);
     PthContents file;
     for (const auto& p : source->named_parameters())
-        file.tensors.push_back(namedArrayOf(p.key(), p.value()));
+        file.tensors.push_back(sfnet_test::namedArrayOf(p.key(), p.value()));
     for (const auto& b : source->named_buffers())
-        file.tensors.push_back(namedArrayOf(b.key(), b.value().fill_(7)));  // counters too
+        file.tensors.push_back(sfnet_test::namedArrayOf(b.key(), b.value().fill_(7)));  // counters too
     const size_t ownKeys = file.tensors.size();
     const ImportRules rules = source->importRules();
     for (const std::string& prefix : rules.unusedPrefixes)
-        file.tensors.push_back(namedArrayOf(prefix + "weight", torch::ones({3, 2})));
+        file.tensors.push_back(sfnet_test::namedArrayOf(prefix + "weight", torch::ones({3, 2})));
 
     SFNet model(ModelConfig{name});
     EXPECT_FALSE(torch::equal(model->backbone().named_parameters().front().value(),

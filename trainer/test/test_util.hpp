@@ -6,6 +6,7 @@
 // non-trivial BatchNorm statistics for random-weight models.
 
 #include "model.hpp"
+#include "pth_reader.hpp"
 
 #include <opencv2/core.hpp>
 
@@ -83,6 +84,26 @@ inline std::vector<std::pair<std::string, torch::Tensor>> stateOf(sfnet::SFNet& 
 /** Every registered backbone name, after registering the test's own one-file backbone
 "test_plain" (plain_backbone.cpp). The parity and import tests loop over it. */
 const std::vector<std::string>& everyBackboneForTests();
+
+/// A tensor as the torch.save reader returns it (float32 or int64, shape kept): state dicts for import tests.
+inline sfnet::NamedArray namedArrayOf(const std::string& name, const torch::Tensor& t)
+{
+    sfnet::NamedArray a;
+    a.name = name;
+    a.shape = t.sizes().vec();
+    const torch::Tensor c = t.detach().contiguous();
+    if (c.is_floating_point())
+    {
+        a.dtype = sfnet::PthDType::Float32;
+        a.f32.assign(c.data_ptr<float>(), c.data_ptr<float>() + c.numel());
+    }
+    else
+    {
+        a.dtype = sfnet::PthDType::Int64;
+        a.i64.assign(c.data_ptr<int64_t>(), c.data_ptr<int64_t>() + c.numel());
+    }
+    return a;
+}
 
 /// The model's backbone as its concrete class (tests that check one architecture's layout).
 template <class B>
