@@ -103,8 +103,9 @@ std::string CommandLine::help() const
     return os.str();
 }
 
-int CommandLine::parse(int argc, char** argv, const std::function<void()>& validate) const
+int CommandLine::parse(int argc, char** argv, const std::function<void()>& validate)
 {
+    given_.clear();
     try
     {
         for (OptionReader args(argc, argv); args.next();)
@@ -123,6 +124,7 @@ int CommandLine::parse(int argc, char** argv, const std::function<void()>& valid
             if (!match)
                 throw std::invalid_argument("unknown option '" + a + "'");
             match->set(a, match->takesValue ? args.value() : std::string());
+            given_.push_back(match);
         }
         if (validate)
             validate();
@@ -133,6 +135,13 @@ int CommandLine::parse(int argc, char** argv, const std::function<void()>& valid
         return 2;
     }
     return -1;
+}
+
+bool CommandLine::given(const std::string& name) const
+{
+    return std::any_of(given_.begin(), given_.end(), [&](const Entry* e) {
+        return std::find(e->names.begin(), e->names.end(), name) != e->names.end();
+    });
 }
 
 CommandLine::Setter store(std::string& target)

@@ -11,6 +11,7 @@
 #include <functional>
 #include <stdexcept>
 #include <string>
+#include <algorithm>
 #include <vector>
 
 namespace sfnet
@@ -118,7 +119,10 @@ public:
     @return -1 to go on; 0 after printing --help; 2 after a usage error (an unknown option, a
     missing or malformed value, a failed validation), printed as "sfnet NAME: message" and the
     help on stderr. */
-    int parse(int argc, char** argv, const std::function<void()>& validate = {}) const;
+    int parse(int argc, char** argv, const std::function<void()>& validate = {});
+
+    /// Whether the last parse() met the option, under any of its spellings (@p name is one).
+    bool given(const std::string& name) const;
 
 private:
     struct Entry
@@ -131,6 +135,7 @@ private:
     };
     std::string name_, preamble_, epilogue_;
     std::vector<Entry> entries_;
+    std::vector<const Entry*> given_;
 };
 
 /// Setters for CommandLine::option.

@@ -19,7 +19,7 @@ namespace sfnet
 int cmdExport(int argc, char** argv)
 {
     std::string checkpoint, output, backbone;
-    bool foldBn = true, fp16 = false, randomInit = false, haveBeta = false, haveSigma = false;
+    bool foldBn = true, fp16 = false, randomInit = false;
     double beta = 0, sigma = 0;
     int64_t seed = 0;
     CommandLine cl("export",
@@ -45,9 +45,9 @@ int cmdExport(int argc, char** argv)
     cl.option("--beta", "B",
               "kernel soft argmax temperature (default: the checkpoint's, 50);\n"
               "<= 0 exports the hard argmax",
-              [&](const std::string& o, const std::string& v) { beta = parseDouble(o, v), haveBeta = true; });
+              storeDouble(beta));
     cl.option("--sigma", "S", "Gaussian window width in feature cells (default: the checkpoint's, 5)",
-              [&](const std::string& o, const std::string& v) { sigma = parseDouble(o, v), haveSigma = true; });
+              storeDouble(sigma));
     cl.option("--backbone", "NAME", "with --random-init: " + backboneNamesForHelp(), store(backbone));
     cl.flag("--random-init", "export randomly initialised weights (tests, benchmarks)", [&] { randomInit = true; });
     cl.option("--seed", "N", "seed for --random-init (default 0)", storeInt(seed));
@@ -77,9 +77,9 @@ int cmdExport(int argc, char** argv)
         model = loadModel(checkpoint);
     }
     ModelConfig cfg = model->config();
-    if (haveBeta)
+    if (cl.given("--beta"))
         cfg.beta = beta;
-    if (haveSigma)
+    if (cl.given("--sigma"))
         cfg.sigma = sigma;
     model->setConfig(cfg);
     model->eval();

@@ -229,7 +229,6 @@ int cmdGenerate(int argc, char** argv)
     std::string output;
     int64_t count = 1000, size = 256, seed = 0, first = 0, pairs = 0;
     CompositeOptions co;
-    bool sizeGiven = false;
     CommandLine cl("generate",
                    "usage: sfnet generate --output DIR [--count N] [--size S] [--seed N] [--first K] [--pairs M]\n"
                    "       sfnet generate --composite KEYPOINTS.csv --pairs M --output DIR\n"
@@ -250,7 +249,7 @@ int cmdGenerate(int argc, char** argv)
     cl.option("--output, -o", "DIR", "where to write", store(output));
     cl.option("--count", "N", "number of images (default 1000)", storeInt(count));
     cl.option("--size", "S", "image side in pixels (default 256; composites 320)",
-              [&](const std::string& o, const std::string& v) { size = parseInt(o, v), sizeGiven = true; });
+              storeInt(size));
     cl.option("--seed", "N", "generated set (default 0; `--data synthetic` trains on set 0)", storeInt(seed));
     cl.option("--first", "K",
               "index of the first image of the set (default 0): a held-out set is the\n"
@@ -292,7 +291,7 @@ int cmdGenerate(int argc, char** argv)
     {
         co.output = output;
         co.pairs = pairs;
-        co.size = sizeGiven ? size : 320;
+        co.size = cl.given("--size") ? size : 320;
         co.seed = seed;
         try
         {

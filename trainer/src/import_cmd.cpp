@@ -29,7 +29,7 @@ void printReport(const ImportReport& r, const std::string& source, const std::st
 int cmdImport(int argc, char** argv)
 {
     std::string backbone, resnet, sfnetPath, init, output;
-    bool haveBeta = false, haveSigma = false, identity = false;
+    bool identity = false;
     double beta = 0, sigma = 0;
     int trainSize = 0;  // 0: keep the model's
     std::string weightsHelp = "the backbone's published ImageNet state dict -> the backbone\n"
@@ -55,9 +55,9 @@ int cmdImport(int argc, char** argv)
             [&] { identity = true; });
     cl.option("--init-checkpoint", "PATH", "start from this semflow checkpoint instead of random weights", store(init));
     cl.option("--beta", "B", "kernel soft argmax temperature stored in the checkpoint (default 50, or the init's)",
-              [&](const std::string& o, const std::string& v) { beta = parseDouble(o, v), haveBeta = true; });
+              storeDouble(beta));
     cl.option("--sigma", "S", "its Gaussian window width (default 5, or the init checkpoint's)",
-              [&](const std::string& o, const std::string& v) { sigma = parseDouble(o, v), haveSigma = true; });
+              storeDouble(sigma));
     cl.option("--train-size", "S",
               "the square training resolution the weights were trained at,\n"
               "recorded in the checkpoint and the exported model's metadata\n"
@@ -105,9 +105,9 @@ int cmdImport(int argc, char** argv)
         model = SFNet(cfg);
     }
     ModelConfig cfg = model->config();
-    if (haveBeta)
+    if (cl.given("--beta"))
         cfg.beta = beta;
-    if (haveSigma)
+    if (cl.given("--sigma"))
         cfg.sigma = sigma;
     if (trainSize > 0)
         cfg.trainHeight = cfg.trainWidth = trainSize;

@@ -40,10 +40,8 @@ std::string shapeString(at::IntArrayRef sizes)
 SFNetImpl::SFNetImpl(const ModelConfig& cfg) : cfg_(cfg)
 {
     backbone_ = register_module("backbone", makeBackbone(cfg.backbone));
-    adap3Channels_ = backbone_->channels3();
-    adap4Channels_ = backbone_->channels4();
-    adap3_ = register_module("adap_layer_feat3", AdaptationLayer(adap3Channels_, 5));
-    adap4_ = register_module("adap_layer_feat4", AdaptationLayer(adap4Channels_, 3));
+    adap3_ = register_module("adap_layer_feat3", AdaptationLayer(backbone_->channels3(), 5));
+    adap4_ = register_module("adap_layer_feat4", AdaptationLayer(backbone_->channels4(), 3));
     setBackboneTrainable(false);
     train(true);
 }

@@ -86,8 +86,8 @@ public:
     Backbone& backbone() { return *backbone_; }
     /** @brief The backbone's {stride-16, stride-32} features of normalised images. */
     std::pair<torch::Tensor, torch::Tensor> backboneFeatures(const torch::Tensor& normalized);
-    int64_t channels3() const { return adap3Channels_; }  ///< level-3 feature channels
-    int64_t channels4() const { return adap4Channels_; }  ///< level-4 feature channels
+    int64_t channels3() const { return backbone_->channels3(); }  ///< level-3 feature channels
+    int64_t channels4() const { return backbone_->channels4(); }  ///< level-4 feature channels
     AdaptationLayer& adaptation3() { return adap3_; }
     AdaptationLayer& adaptation4() { return adap4_; }
 
@@ -106,7 +106,6 @@ private:
     ModelConfig cfg_;
     bool backboneTrainable_ = false;
     std::shared_ptr<Backbone> backbone_;
-    int64_t adap3Channels_ = 0, adap4Channels_ = 0;
     AdaptationLayer adap3_{nullptr}, adap4_{nullptr};
 };
 TORCH_MODULE(SFNet);

@@ -20,7 +20,6 @@ namespace sfnet
 int cmdTrain(int argc, char** argv)
 {
     TrainOptions o;
-    bool haveData = false, haveStep = false;
     try
     {
         DistributedConfig env;
@@ -51,7 +50,7 @@ int cmdTrain(int argc, char** argv)
               "`sfnet generate`), composite:DIR (DIR/objects.txt lists RGBA photo\n"
               "cut-outs, DIR/backgrounds.txt photos: each image is a cut-out pasted\n"
               "on a background crop), synthetic or synthetic:N (generated on the fly)",
-              [&](const std::string&, const std::string& v) { o.data = v, haveData = true; });
+              store(o.data));
     cl.option("--composites", "N", "composite:DIR: composites per cut-out, a fixed pool (default 8)",
               storeInt(o.compositesPerObject));
     cl.option("--distractors", "N", "composite:DIR: up to N other cut-outs behind the object (default 2)",
@@ -81,7 +80,7 @@ int cmdTrain(int argc, char** argv)
     cl.option("--batch", "N", "default 16", storeInt(o.batch));
     cl.option("--lr", "X", "Adam learning rate, default 3e-5", storeDouble(o.lr));
     cl.option("--lr-step", "N", "multiply the lr by --lr-gamma every N epochs (default 30)",
-              [&](const std::string& a, const std::string& v) { o.lrStep = parseInt32(a, v), haveStep = true; });
+              storeInt(o.lrStep));
     cl.option("--lr-gamma", "X", "default 0.2", storeDouble(o.lrGamma));
     cl.option("--lr-milestones", "L",
               "multiply the lr by --lr-gamma at each listed epoch, e.g. 30,35\n"
@@ -140,9 +139,9 @@ int cmdTrain(int argc, char** argv)
               "exit code 3 (default 1800; must exceed the validation time)",
               storeDouble(o.distTimeout));
     const int rc = cl.parse(argc, argv, [&] {
-        if (!haveData)
+        if (!cl.given("--data"))
             throw std::invalid_argument("--data is required");
-        if (haveStep && !o.lrMilestones.empty())
+        if (cl.given("--lr-step") && !o.lrMilestones.empty())
             throw std::invalid_argument("give --lr-step or --lr-milestones, not both");
         if (o.output.empty())
             throw std::invalid_argument("--output is required");

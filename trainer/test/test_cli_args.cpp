@@ -22,6 +22,7 @@ struct Parsed
     std::string path;
     double x = 0;
     int rc = -100;
+    bool pathGiven = false, countGiven = false, countGivenInValidation = false;
 };
 
 // Parses @p args with a small table; the validation refuses count 13.
@@ -46,11 +47,14 @@ Parsed parseWith(std::vector<std::string> args, std::string* help = nullptr)
     testing::internal::CaptureStdout();
     testing::internal::CaptureStderr();
     p.rc = cl.parse(int(argv.size()), argv.data(), [&] {
+        p.countGivenInValidation = cl.given("--count");
         if (p.count == 13)
             throw std::invalid_argument("--count may not be 13");
     });
     testing::internal::GetCapturedStdout();
     testing::internal::GetCapturedStderr();
+    p.pathGiven = cl.given("--path");
+    p.countGiven = cl.given("--count");
     return p;
 }
 
@@ -64,6 +68,18 @@ TEST(CommandLine, parsesValuesFlagsAndAliases)
     EXPECT_EQ(p.x, -0.5);
     EXPECT_EQ(parseWith({"--path", "a"}).path, "a");
     EXPECT_FALSE(parseWith({}).flag);
+}
+
+TEST(CommandLine, knowsWhichOptionsWereGivenUnderAnySpelling)
+{
+    const Parsed a = parseWith({"-p", "dir"});
+    EXPECT_TRUE(a.pathGiven) << "-p is a spelling of --path";
+    EXPECT_FALSE(a.countGiven);
+    EXPECT_FALSE(a.countGivenInValidation);
+    const Parsed b = parseWith({"--count", "0"});
+    EXPECT_TRUE(b.countGiven) << "given, even with the default's value";
+    EXPECT_TRUE(b.countGivenInValidation) << "the validation sees it";
+    EXPECT_FALSE(b.pathGiven);
 }
 
 TEST(CommandLine, usageErrorsExitTwoAndHelpExitsZero)
