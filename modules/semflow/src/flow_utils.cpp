@@ -134,6 +134,31 @@ try
 }
 SEMFLOW_CATCH_STD("semflow::transferKeypoints", std::string())
 
+void transferKeypoints(const Mat& p, InputArray flow, std::vector<Point2f>& transferred)
+try
+{
+    std::vector<Point2f> points;
+    if (!p.empty())
+    {
+        // Numbers of any depth, N points as N x 1 / 1 x N two-channel (a vector of Point2f,
+        // NumPy's (N, 1, 2)) or N x 2 one-channel (NumPy's (N, 2)). OpenCV 5 gives a vector a
+        // one-dimensional Mat.
+        const bool twoChannel = p.channels() == 2 && (p.dims == 1 || (p.dims == 2 && (p.rows == 1 || p.cols == 1)));
+        const bool twoColumns = p.dims == 2 && p.channels() == 1 && p.cols == 2;
+        if (!twoChannel && !twoColumns)
+            CV_Error(Error::StsBadArg,
+                     format("transferKeypoints: points must be N points: an (N, 2) or (N, 1, 2) array, "
+                            "or a vector of Point2f; got %d dims, %d x %d, %s", p.dims, p.size[0],
+                            p.dims > 1 ? p.size[1] : 1, typeToString(p.type()).c_str()));
+        const int n = twoChannel ? (int)p.total() : p.rows;
+        Mat f;
+        (p.isContinuous() ? p : p.clone()).reshape(2, n).convertTo(f, CV_32F);
+        points.assign(f.begin<Point2f>(), f.end<Point2f>());
+    }
+    transferKeypoints(points, flow, transferred);
+}
+SEMFLOW_CATCH_STD("semflow::transferKeypoints", std::string())
+
 void transferMask(InputArray mask_, InputArray flow_, OutputArray dst_)
 try
 {

@@ -90,6 +90,47 @@ TEST(Semflow_FlowUtils, transfer_keypoints_samples_the_flow_bilinearly)
     SEMFLOW_EXPECT_THROW_MSG(semflow::transferKeypoints(pts, Mat(), out), "flow is empty");
 }
 
+TEST(Semflow_FlowUtils, transfer_keypoints_takes_points_as_arrays_of_any_depth)
+{
+    // The array form must give exactly what the vector form gives for the same points.
+    Mat flow(20, 30, CV_32FC2);
+    for (int y = 0; y < flow.rows; y++)
+        for (int x = 0; x < flow.cols; x++)
+            flow.at<Point2f>(y, x) = Point2f(0.5f * x + 1.f, -0.25f * y);
+    const std::vector<Point2f> pts = {Point2f(3.f, 7.f), Point2f(0.f, 0.f), Point2f(28.f, 18.f)};
+    std::vector<Point2f> expected, out;
+    semflow::transferKeypoints(pts, flow, expected);
+
+    const Mat twoColumns = Mat(pts).reshape(1, 3);  // 3 x 2, CV_32F: NumPy's (N, 2)
+    for (int depth : {CV_8U, CV_16S, CV_32S, CV_32F, CV_64F})
+    {
+        Mat p;
+        twoColumns.convertTo(p, depth);
+        semflow::transferKeypoints(p, flow, out);
+        ASSERT_EQ(out.size(), pts.size()) << depth;
+        for (size_t k = 0; k < pts.size(); k++)
+            EXPECT_EQ(out[k], expected[k]) << depth << " " << k;
+    }
+    semflow::transferKeypoints(Mat(pts), flow, out);  // 3 x 1 CV_32FC2: NumPy's (N, 1, 2)
+    EXPECT_EQ(out, expected);
+    semflow::transferKeypoints(Mat(pts).t(), flow, out);  // 1 x 3 CV_32FC2
+    EXPECT_EQ(out, expected);
+    Mat wide(3, 5, CV_64F, Scalar(-1));  // not continuous: columns 1..2 of a wider array
+    twoColumns.convertTo(wide.colRange(1, 3), CV_64F);
+    semflow::transferKeypoints(wide.colRange(1, 3), flow, out);
+    EXPECT_EQ(out, expected);
+    semflow::transferKeypoints(Mat(0, 2, CV_64F), flow, out);
+    EXPECT_TRUE(out.empty());
+
+    SEMFLOW_EXPECT_THROW_MSG(semflow::transferKeypoints(Mat(3, 3, CV_32F), flow, out),
+                             "points must be N points: an (N, 2) or (N, 1, 2) array, or a vector of Point2f; "
+                             "got 2 dims, 3 x 3, CV_32FC1");
+    SEMFLOW_EXPECT_THROW_MSG(semflow::transferKeypoints(Mat(2, 2, CV_32FC2), flow, out), "got 2 dims, 2 x 2, CV_32FC2");
+    Mat nan = twoColumns.clone();
+    nan.at<float>(1, 1) = std::nanf("");
+    SEMFLOW_EXPECT_THROW_MSG(semflow::transferKeypoints(nan, flow, out), "point 1 is not finite");
+}
+
 TEST(Semflow_FlowUtils, transfer_mask_moves_the_mask_with_the_flow)
 {
     Mat mask(10, 12, CV_8UC1, Scalar(0));

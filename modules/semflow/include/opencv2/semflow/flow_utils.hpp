@@ -54,10 +54,24 @@ non-finite point raises cv::Exception.
 
 @param points points in the flow's frame (the source image for a source-to-target flow).
 @param flow CV_32FC2 flow in pixels.
-@param transferred output points, in the other image's frame.
+@param transferred output points, in the other image's frame. From Python: an (N, 2) float32
+array; for no points an empty tuple, as cv2 returns every empty vector.
 */
 CV_EXPORTS_W void transferKeypoints(const std::vector<Point2f>& points, InputArray flow,
                                     CV_OUT std::vector<Point2f>& transferred);
+
+/** @overload
+
+For points held in an array of any numeric depth. In Python this is the form that an (N, 2) or
+(N, 1, 2) array of any numeric dtype reaches, int64 included (what `np.array` makes of integer
+annotations); lists of (x, y) pairs and float32 arrays take the form above.
+
+@param points N points: an N x 2 one-channel, or an N x 1 or 1 x N two-channel array, of any
+depth. An empty array is no points.
+@param flow CV_32FC2 flow in pixels.
+@param transferred output points, as the form above gives them.
+*/
+CV_EXPORTS_W void transferKeypoints(const Mat& points, InputArray flow, CV_OUT std::vector<Point2f>& transferred);
 
 /** @brief Transfers a binary mask through a flow field.
 

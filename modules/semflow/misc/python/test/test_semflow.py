@@ -181,7 +181,29 @@ class semflow_flow_utils_test(SemflowTestCase):
         flow[..., 0] = 2.5
         flow[..., 1] = -1.0
         pts = cv.semflow.transferKeypoints([(1, 2), (7.5, 3.25)], flow)
-        np.testing.assert_allclose(np.asarray(pts).reshape(-1, 2), [[3.5, 1.0], [10.0, 2.25]], atol=1e-6)
+        self.assertEqual((pts.shape, pts.dtype), ((2, 2), np.float32))
+        np.testing.assert_allclose(pts, [[3.5, 1.0], [10.0, 2.25]], atol=1e-6)
+
+    def test_transfer_keypoints_takes_any_numeric_points_array(self):
+        flow = np.zeros((10, 10, 2), np.float32)
+        flow[..., 0] = 2.5
+        flow[..., 1] = -1.0
+        expected = np.array([[3.5, 1.0], [9.5, 2.0], [2.5, 8.0]], np.float32)
+        base = np.array([[1, 2], [7, 3], [0, 9]])
+        for dtype in (np.int64, np.int32, np.uint8, np.float64, np.float32):
+            for layout in ((3, 2), (3, 1, 2)):
+                pts = cv.semflow.transferKeypoints(base.astype(dtype).reshape(layout), flow)
+                self.assertEqual((pts.shape, pts.dtype), ((3, 2), np.float32), (dtype, layout))
+                np.testing.assert_array_equal(pts, expected)
+        wide = np.zeros((3, 4), np.float64)  # a strided view: columns 1..2 of a wider array
+        wide[:, 1:3] = base
+        np.testing.assert_array_equal(cv.semflow.transferKeypoints(wide[:, 1:3], flow), expected)
+        # No points: an empty tuple, as cv2 returns every empty vector (len() and iteration work).
+        self.assertEqual(cv.semflow.transferKeypoints(np.zeros((0, 2), np.int64), flow), ())
+        self.assertRaisesMessage("points must be N points: an (N, 2) or (N, 1, 2) array",
+                                 cv.semflow.transferKeypoints, np.zeros((3, 3), np.float32), flow)
+        self.assertRaisesMessage("point 1 is not finite", cv.semflow.transferKeypoints,
+                                 np.array([[1, 2], [np.nan, 3]]), flow)
 
     def test_flow_to_color_and_draw_flow_matches(self):
         white = cv.semflow.flowToColor(np.zeros((4, 5, 2), np.float32))
@@ -243,10 +265,13 @@ class semflow_semantic_flow_test(SemflowTestCase):
         self.assertEqual(conf.shape, src.shape[:2])
         self.assertTrue(((conf >= 0) & (conf <= 1)).all())
         flows = sf.calcBatch([src, tgt], [tgt, src])
+        # A tuple of arrays, as cv2 returns every vector of arrays (cv2.split, dnn.Net.forward).
+        self.assertIsInstance(flows, tuple)
         self.assertEqual(len(flows), 2)
         self.assertLessEqual(np.abs(flows[0] - flow).max(), 1e-4)  # the C++ test's tolerance
         self.assertLessEqual(np.abs(flows[1] - t2s).max(), 1e-4)
         many = sf.calcOneToMany(src, [tgt, src])
+        self.assertIsInstance(many, tuple)
         self.assertEqual(len(many), 2)
         self.assertLessEqual(np.abs(many[0] - flow).max(), 1e-3)  # the C++ test's tolerance
 
