@@ -240,8 +240,8 @@ torch::Tensor imageTensor(const cv::Mat& bgr, int size, bool authors)
 // image, as cv::SemanticFlow's border protocol does) upsampled (bilinear, align_corners) to
 // the size of `from` and turned into a pixel flow into `to`. SFNet's direction (target
 // keypoints transferred to the source); alphas 0.05, 0.1, 0.15.
-cv::semflow::PCKResult validate(SFNet& model, const std::vector<cv::semflow::KeypointPair>& pairs, int size,
-                                const torch::Device& device, cv::semflow::PCKThreshold threshold, bool authors)
+cv::semflow::PCKResult evaluatePck(SFNet& model, const std::vector<cv::semflow::KeypointPair>& pairs, int size,
+                                   const torch::Device& device, cv::semflow::PCKThreshold threshold, bool authors)
 {
     torch::NoGradGuard noGrad;
     model->eval();
@@ -674,7 +674,7 @@ TrainSummary train(const TrainOptions& o)
             log.flush();
             if (!valPairs.empty() && done % perEpoch == 0)
             {
-                const auto res = validate(model, valPairs, o.size, device, valThreshold, o.valProtocol == "authors");
+                const auto res = evaluatePck(model, valPairs, o.size, device, valThreshold, o.valProtocol == "authors");
                 if (res.overall.perPair.size() < 2 || res.overall.pairs == 0)
                     throw std::runtime_error("--val-pairs: no pair of " + o.valPairs + " has a valid keypoint");
                 const double pck = res.overall.perPair[1];
