@@ -24,6 +24,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <unistd.h>
@@ -240,8 +241,8 @@ torch::Tensor imageTensor(const cv::Mat& bgr, int size, bool authors)
 // image, as cv::SemanticFlow's border protocol does) upsampled (bilinear, align_corners) to
 // the size of `from` and turned into a pixel flow into `to`. SFNet's direction (target
 // keypoints transferred to the source); alphas 0.05, 0.1, 0.15.
-cv::semflow::PCKResult validate(SFNet& model, const std::vector<cv::semflow::KeypointPair>& pairs, int size,
-                                const torch::Device& device, cv::semflow::PCKThreshold threshold, bool authors)
+cv::semflow::PCKResult evaluatePck(SFNet& model, const std::vector<cv::semflow::KeypointPair>& pairs, int size,
+                                   const torch::Device& device, cv::semflow::PCKThreshold threshold, bool authors)
 {
     torch::NoGradGuard noGrad;
     model->eval();
@@ -379,17 +380,132 @@ std::vector<int> parseMilestones(const std::string& list)
     return out;
 }
 
-TrainSummary train(const TrainOptions& o)
+namespace
 {
+/** @brief One training run, in the shape of the PyTorch C++ frontend examples: the
+constructor sets up, run() trains epoch after epoch; after each epoch rank 0 flushes the
+log, validates (with validation pairs) and writes the checkpoint.
+
+Not copyable: the BatchNorm statistics reducer and the gradient reducer point to its
+process group. The members are declared in the order the steps create them, so they are
+destroyed in the order the locals of the former single function were: the log first, the
+loader's threads before the process group. */
+class Trainer
+{
+public:
+    /** @brief Setup: checks the options, opens the data, joins the process group, reads the
+    validation pairs, builds the model (fresh, from --init, or from the checkpoint with
+    --resume) and its optimiser, and checks that every rank starts from the same state.
+    @throws std::runtime_error as train() says. */
+    explicit Trainer(const TrainOptions& options);
+    Trainer(const Trainer&) = delete;
+    Trainer& operator=(const Trainer&) = delete;
+
+    /** @brief Trains up to the last epoch or maxIters, then waits for the other ranks. */
+    TrainSummary run();
+
+private:
+    /** @brief The training images, the process group, the loader and the validation pairs. */
+    void openData();
+    /** @brief The model to train, on its device. @return true when @p optArchive got the
+    optimiser state of a resumed checkpoint. */
+    bool buildModel(torch::serialize::InputArchive& optArchive);
+    /** @brief --resume: the model, counters and optimiser state of <output>/checkpoint.pt,
+    checked against the options; the logs are trimmed back to its iteration. */
+    SFNet loadCheckpoint(torch::serialize::InputArchive& optArchive);
+    /** @brief Refuses ranks that start from different states, then gives every rank rank 0's
+    parameters and buffers. */
+    void checkSameStartOnEveryRank();
+    /** @brief Appends to <output>/log.tsv (rank 0), with its header when it is new. */
+    void openLog();
+    /** @brief The iterations of epoch @p epoch this run has to do (from the resumed
+    iteration, up to maxIters). @return the iteration count reached. */
+    int64_t trainEpoch(int64_t epoch);
+    /** @brief PCK of the validation pairs after epoch @p epoch (@p iteration iterations):
+    a line of val.tsv, and best.pt when it is the best so far. */
+    void validate(int64_t epoch, int64_t iteration);
+    /** @brief <output>/checkpoint.pt at @p iteration: the model, the counters and the
+    optimiser state (rank 0 only). */
+    void saveCheckpoint(int64_t iteration);
+
+    const TrainOptions options_;
+    torch::Device device_;
+    std::string ckptPath_, logPath_;
+    std::shared_ptr<ImageSource> source_;
+    std::unique_ptr<Distributed> dist_;
+    bool mainRank_ = false;
+    int globalBatch_ = 0;
+    std::unique_ptr<PairLoader> loader_;
+    int64_t perEpoch_ = 0;
+    std::vector<cv::semflow::KeypointPair> valPairs_;
+    cv::semflow::PCKThreshold valThreshold_ = cv::semflow::PCK_THRESHOLD_IMAGE;
+    std::string bestPath_, valLogPath_;
+    double bestPck_ = -1;
+
+    SFNet model_{nullptr};
+    int64_t startIter_ = 0;
+    std::unique_ptr<torch::optim::Adam> opt_;
+    std::unique_ptr<Distributed::GradientReducer> reducer_;
+    LossWeights lossWeights_;
+    int64_t end_ = 0;  ///< the iteration count this run stops at
+    TrainSummary sum_;
+
+    std::ofstream log_;
+    std::unique_ptr<Progress> progress_;
+    int64_t window_ = 1;  ///< iterations averaged into firstLoss and lastLoss
+    double firstAcc_ = 0;
+    std::vector<double> recent_;
+    Clock::time_point t0_;
+};
+
+Trainer::Trainer(const TrainOptions& options) : options_(options), device_(torch::kCPU)
+{
+    const TrainOptions& o = options_;
     checkOptions(o);
     keepFreedMemoryForReuse();
-    const torch::Device device = o.device == "cuda" ? torch::Device(torch::kCUDA, int8_t(o.worldSize > 1 ? o.localRank : 0))
-                                                    : torch::Device(torch::kCPU);
+    device_ = o.device == "cuda" ? torch::Device(torch::kCUDA, int8_t(o.worldSize > 1 ? o.localRank : 0))
+                                 : torch::Device(torch::kCPU);
     fs::create_directories(o.output);
-    const std::string ckptPath = (fs::path(o.output) / "checkpoint.pt").string();
-    const std::string logPath = (fs::path(o.output) / "log.tsv").string();
+    ckptPath_ = (fs::path(o.output) / "checkpoint.pt").string();
+    logPath_ = (fs::path(o.output) / "log.tsv").string();
 
     // Data first: a bad --data fails before any model is built.
+    openData();
+
+    // Model and training state.
+    torch::serialize::InputArchive optArchive;
+    const bool haveOpt = buildModel(optArchive);
+    std::vector<torch::Tensor> params = model_->adaptationParameters();
+    if (o.trainBackbone)
+        for (const auto& p : model_->backboneParameters())
+            params.push_back(p);
+    opt_ = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(o.lr));
+    if (haveOpt)
+    {
+        opt_->load(optArchive);
+        moveOptimizerState(*opt_, device_);
+    }
+
+    if (dist_->active())
+        checkSameStartOnEveryRank();
+    const int views = o.bnStats == "per-view" ? 2 : 1;
+    StatisticsReducer reduceStats;
+    if (dist_->active())
+        reduceStats = [dist = dist_.get()](const torch::Tensor& t) { return dist->allReduceSumAutograd(t); };
+    for (AdaptationLayer* a : {&model_->adaptation3(), &model_->adaptation4()})
+        (*a)->trainingBatchNorm = [views, reduceStats](torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
+            return batchNormTraining(bn, x, views, reduceStats);
+        };
+    reducer_ = std::make_unique<Distributed::GradientReducer>(*dist_, params);
+    lossWeights_.smoothForm = o.smoothness == "per-channel" ? SmoothnessForm::PerChannel : SmoothnessForm::ChannelSum;
+
+    const int64_t total = int64_t(o.epochs) * perEpoch_;
+    end_ = o.maxIters > 0 ? std::min(total, o.maxIters) : total;
+}
+
+void Trainer::openData()
+{
+    const TrainOptions& o = options_;
     std::vector<std::string> exclude;
     if (!o.exclude.empty())
         exclude = readNameList(o.exclude);
@@ -398,7 +514,7 @@ TrainSummary train(const TrainOptions& o)
     composite.maxDistractors = o.maxDistractors;
     composite.otherBackground = o.otherBackground;
     composite.seed = o.seed;
-    auto source = openDataSpec(o.data, o.vocSet, o.vocMasks, exclude, o.size, composite);
+    source_ = openDataSpec(o.data, o.vocSet, o.vocMasks, exclude, o.size, composite);
     AugmentParams ap;
     ap.size = o.size;
     ap.maskShrink = o.maskShrink == "area" ? MaskShrink::Area : MaskShrink::Antialiased;
@@ -413,102 +529,68 @@ TrainSummary train(const TrainOptions& o)
     dc.masterPort = o.masterPort;
     dc.timeoutSeconds = o.distTimeout;
     dc.backend = o.device == "cuda" ? "nccl" : "gloo";
-    Distributed dist(dc);
-    const bool mainRank = dist.rank() == 0;
-    const int globalBatch = o.batch * dist.worldSize();
-    PairLoader loader(source, ap, globalBatch, o.workers, o.seed, dist.rank(), dist.worldSize());
-    const int64_t perEpoch = loader.batchesPerEpoch();
-    std::vector<cv::semflow::KeypointPair> valPairs;
+    dist_ = std::make_unique<Distributed>(dc);
+    mainRank_ = dist_->rank() == 0;
+    globalBatch_ = o.batch * dist_->worldSize();
+    loader_ = std::make_unique<PairLoader>(source_, ap, globalBatch_, o.workers, o.seed, dist_->rank(),
+                                           dist_->worldSize());
+    perEpoch_ = loader_->batchesPerEpoch();
     if (!o.valPairs.empty())
     {
         try
         {
-            valPairs = cv::semflow::loadPFPascalPairs(o.valPairs, o.valRoot);
+            valPairs_ = cv::semflow::loadPFPascalPairs(o.valPairs, o.valRoot);
         }
         catch (const cv::Exception& e)
         {
             throw std::runtime_error("--val-pairs: " + e.err);
         }
-        if (valPairs.empty())
+        if (valPairs_.empty())
             throw std::runtime_error("--val-pairs: " + o.valPairs + " lists no pairs");
     }
-    cv::semflow::PCKThreshold valThreshold = cv::semflow::PCK_THRESHOLD_IMAGE;
     try
     {
-        valThreshold = cv::semflow::parsePCKThreshold(o.valThreshold);
+        valThreshold_ = cv::semflow::parsePCKThreshold(o.valThreshold);
     }
     catch (const cv::Exception&)
     {
         throw std::runtime_error("--val-threshold must be image, image-square, bbox or bbox-kp, got '" +
                                  o.valThreshold + "'");
     }
-    const std::string bestPath = (fs::path(o.output) / "best.pt").string();
-    const std::string valLogPath = (fs::path(o.output) / "val.tsv").string();
-    double bestPck = -1;
+    bestPath_ = (fs::path(o.output) / "best.pt").string();
+    valLogPath_ = (fs::path(o.output) / "val.tsv").string();
+}
 
-    // Model and training state.
+bool Trainer::buildModel(torch::serialize::InputArchive& optArchive)
+{
+    const TrainOptions& o = options_;
     torch::manual_seed(o.seed);
-    SFNet model{nullptr};
-    int64_t startIter = 0;
-    torch::serialize::InputArchive optArchive;
     bool haveOpt = false;
     if (o.resume)
     {
-        if (!fs::exists(ckptPath))
-            throw std::runtime_error("--resume: no checkpoint at " + ckptPath);
-        int64_t seed = 0, batch = 0, per = 0;
-        bool backboneTrained = false;
-        model = loadModel(ckptPath, [&](torch::serialize::InputArchive& ar) {
-            c10::IValue v;
-            if (!ar.try_read("train_iteration", v))
-                throw std::runtime_error("--resume: " + ckptPath + " holds a model but no training state "
-                                         "(use it with --init instead)");
-            startIter = v.toInt();
-            ar.read("train_seed", v);
-            seed = v.toInt();
-            ar.read("train_batch", v);
-            batch = v.toInt();
-            ar.read("train_batches_per_epoch", v);
-            per = v.toInt();
-            ar.read("train_backbone", v);
-            backboneTrained = v.toBool();
-            ar.read("optimizer", optArchive);
-            haveOpt = true;
-            if (ar.try_read("train_best_pck", v))
-                bestPck = v.toDouble();
-        });
-        if (uint64_t(seed) != o.seed || batch != globalBatch || per != perEpoch || backboneTrained != o.trainBackbone)
-            throw std::runtime_error("--resume: the checkpoint was trained with --seed " + std::to_string(seed) +
-                                     ", a global batch of " + std::to_string(batch) + " (--batch x processes), " +
-                                     std::to_string(per) + " batches per epoch" +
-                                     (backboneTrained ? ", --train-backbone" : "") +
-                                     "; resume with the same seed, global batch, data and backbone setting");
-        if (mainRank)
-        {
-            trimLogForResume(logPath, startIter);
-            trimLogForResume(valLogPath, startIter);
-        }
+        model_ = loadCheckpoint(optArchive);
+        haveOpt = true;
     }
     else if (!o.init.empty())
-        model = loadModel(o.init);
+        model_ = loadModel(o.init);
     else
     {
         ModelConfig cfg;
         cfg.backbone = o.backbone;
         cfg.beta = o.beta;
         cfg.sigma = o.sigma;
-        model = SFNet(cfg);
+        model_ = SFNet(cfg);
         if (o.bnInit == "uniform")
         {
             // The PyTorch the authors trained with (1.0/1.1) drew BatchNorm weights from U(0, 1).
             torch::NoGradGuard noGrad;
-            for (AdaptationLayer* a : {&model->adaptation3(), &model->adaptation4()})
+            for (AdaptationLayer* a : {&model_->adaptation3(), &model_->adaptation4()})
                 for (torch::nn::Sequential* s : {&(*a)->conv1, &(*a)->conv2})
                     (*s)[1]->as<torch::nn::BatchNorm2d>()->weight.uniform_(0, 1);
         }
     }
     if (!o.resume)
-        for (AdaptationLayer* a : {&model->adaptation3(), &model->adaptation4()})
+        for (AdaptationLayer* a : {&model_->adaptation3(), &model_->adaptation4()})
         {
             if (!(*a)->isExactIdentity())
                 continue;
@@ -520,196 +602,243 @@ TrainSummary train(const TrainOptions& o)
                     "start from a near-identity that can learn");
             (*a)->setBatchNormWeight(o.identityWeight);
         }
-    ModelConfig cfg = model->config();
+    ModelConfig cfg = model_->config();
     cfg.trainHeight = cfg.trainWidth = o.size;
-    model->setConfig(cfg);
-    model->setBackboneTrainable(o.trainBackbone);
-    model->to(device);
+    model_->setConfig(cfg);
+    model_->setBackboneTrainable(o.trainBackbone);
+    model_->to(device_);
+    return haveOpt;
+}
 
-    std::vector<torch::Tensor> params = model->adaptationParameters();
-    if (o.trainBackbone)
-        for (const auto& p : model->backboneParameters())
-            params.push_back(p);
-    torch::optim::Adam opt(params, torch::optim::AdamOptions(o.lr));
-    if (haveOpt)
+SFNet Trainer::loadCheckpoint(torch::serialize::InputArchive& optArchive)
+{
+    const TrainOptions& o = options_;
+    if (!fs::exists(ckptPath_))
+        throw std::runtime_error("--resume: no checkpoint at " + ckptPath_);
+    int64_t seed = 0, batch = 0, per = 0;
+    bool backboneTrained = false;
+    SFNet model = loadModel(ckptPath_, [&](torch::serialize::InputArchive& ar) {
+        c10::IValue v;
+        if (!ar.try_read("train_iteration", v))
+            throw std::runtime_error("--resume: " + ckptPath_ + " holds a model but no training state "
+                                     "(use it with --init instead)");
+        startIter_ = v.toInt();
+        ar.read("train_seed", v);
+        seed = v.toInt();
+        ar.read("train_batch", v);
+        batch = v.toInt();
+        ar.read("train_batches_per_epoch", v);
+        per = v.toInt();
+        ar.read("train_backbone", v);
+        backboneTrained = v.toBool();
+        ar.read("optimizer", optArchive);
+        if (ar.try_read("train_best_pck", v))
+            bestPck_ = v.toDouble();
+    });
+    if (uint64_t(seed) != o.seed || batch != globalBatch_ || per != perEpoch_ || backboneTrained != o.trainBackbone)
+        throw std::runtime_error("--resume: the checkpoint was trained with --seed " + std::to_string(seed) +
+                                 ", a global batch of " + std::to_string(batch) + " (--batch x processes), " +
+                                 std::to_string(per) + " batches per epoch" +
+                                 (backboneTrained ? ", --train-backbone" : "") +
+                                 "; resume with the same seed, global batch, data and backbone setting");
+    if (mainRank_)
     {
-        opt.load(optArchive);
-        moveOptimizerState(opt, device);
+        trimLogForResume(logPath_, startIter_);
+        trimLogForResume(valLogPath_, startIter_);
     }
+    return model;
+}
 
-    if (dist.active())
-    {
-        // Same start everywhere: a fresh model is the same function of the seed on every
-        // rank and a resumed one the same file, but check rather than trust it.
-        auto mine = torch::tensor({double(startIter), stateChecksum(model, opt)}, torch::kDouble);
-        auto root = mine.clone();
-        dist.broadcast({root});
-        const double relDiff = std::abs(root[1].item<double>() - mine[1].item<double>()) /
-                               std::max(1e-30, std::abs(root[1].item<double>()));
-        if (root[0].item<double>() != mine[0].item<double>() || relDiff > 1e-12)
-            throw std::runtime_error("rank " + std::to_string(dist.rank()) + " starts from iteration " +
-                                     std::to_string(startIter) + " with a different model or optimiser state than rank 0 (" +
-                                     std::to_string(int64_t(root[0].item<double>())) +
-                                     "): every rank must resume from the same <output>/checkpoint.pt");
-        std::vector<torch::Tensor> state = model->parameters();
-        for (const auto& b : model->buffers())
-            state.push_back(b);
-        dist.broadcast(state);
-    }
-    const int views = o.bnStats == "per-view" ? 2 : 1;
-    StatisticsReducer reduceStats;
-    if (dist.active())
-        reduceStats = [&dist](const torch::Tensor& t) { return dist.allReduceSumAutograd(t); };
-    for (AdaptationLayer* a : {&model->adaptation3(), &model->adaptation4()})
-        (*a)->trainingBatchNorm = [views, reduceStats](torch::nn::BatchNorm2dImpl& bn, const torch::Tensor& x) {
-            return batchNormTraining(bn, x, views, reduceStats);
-        };
-    Distributed::GradientReducer reducer(dist, params);
-    LossWeights lossWeights;
-    lossWeights.smoothForm = o.smoothness == "per-channel" ? SmoothnessForm::PerChannel : SmoothnessForm::ChannelSum;
+void Trainer::checkSameStartOnEveryRank()
+{
+    // Same start everywhere: a fresh model is the same function of the seed on every
+    // rank and a resumed one the same file, but check rather than trust it.
+    auto mine = torch::tensor({double(startIter_), stateChecksum(model_, *opt_)}, torch::kDouble);
+    auto root = mine.clone();
+    dist_->broadcast({root});
+    const double relDiff = std::abs(root[1].item<double>() - mine[1].item<double>()) /
+                           std::max(1e-30, std::abs(root[1].item<double>()));
+    if (root[0].item<double>() != mine[0].item<double>() || relDiff > 1e-12)
+        throw std::runtime_error("rank " + std::to_string(dist_->rank()) + " starts from iteration " +
+                                 std::to_string(startIter_) +
+                                 " with a different model or optimiser state than rank 0 (" +
+                                 std::to_string(int64_t(root[0].item<double>())) +
+                                 "): every rank must resume from the same <output>/checkpoint.pt");
+    std::vector<torch::Tensor> state = model_->parameters();
+    for (const auto& b : model_->buffers())
+        state.push_back(b);
+    dist_->broadcast(state);
+}
 
-    const int64_t total = int64_t(o.epochs) * perEpoch;
-    const int64_t end = o.maxIters > 0 ? std::min(total, o.maxIters) : total;
-    TrainSummary sum;
-    sum.startIteration = startIter;
-    sum.iterations = std::max(startIter, int64_t(0));
-    if (startIter >= end)
+TrainSummary Trainer::run()
+{
+    const TrainOptions& o = options_;
+    sum_.startIteration = startIter_;
+    sum_.iterations = std::max(startIter_, int64_t(0));
+    if (startIter_ >= end_)
     {
-        std::cerr << "nothing to do: the checkpoint is at iteration " << startIter << " of " << end << "\n";
-        sum.iterations = startIter;
-        sum.epochsCompleted = int(startIter / perEpoch);
-        sum.checkpoint = ckptPath;
-        return sum;
+        std::cerr << "nothing to do: the checkpoint is at iteration " << startIter_ << " of " << end_ << "\n";
+        sum_.iterations = startIter_;
+        sum_.epochsCompleted = int(startIter_ / perEpoch_);
+        sum_.checkpoint = ckptPath_;
+        return sum_;
     }
 
     // Rank 0 alone writes files and talks; the others only compute.
-    std::ofstream log;
-    if (mainRank)
+    openLog();
+    if (mainRank_)
+        std::cerr << "training " << model_->config().backbone << " on " << o.data << " (" << source_->size()
+                  << " images, " << perEpoch_ << " batches of " << globalBatch_ << " per epoch, " << o.epochs
+                  << " epochs, input " << o.size << "x" << o.size << ", " << o.device
+                  << (dist_->active() ? ", " + std::to_string(dist_->worldSize()) + " processes of batch " +
+                                            std::to_string(o.batch)
+                                      : std::string())
+                  << ")" << (startIter_ > 0 ? ", resuming at iteration " + std::to_string(startIter_) : std::string())
+                  << "\n";
+
+    progress_ = std::make_unique<Progress>(o.progress && mainRank_, startIter_, end_, perEpoch_, o.epochs);
+    window_ = std::max<int64_t>(1, std::min<int64_t>(20, (end_ - startIter_) / 4));
+    t0_ = Clock::now();
+    model_->train();
+    for (int64_t epoch = startIter_ / perEpoch_; epoch * perEpoch_ < end_; ++epoch)
     {
-        const bool newLog = !fs::exists(logPath) || fs::file_size(logPath) == 0;
-        log.open(logPath, std::ios::app);
-        if (!log)
-            throw std::runtime_error("cannot write " + logPath);
-        if (newLog)
-            log << "iteration\tepoch\tbatch\tlr\tloss\tmask\tflow\tsmooth\tpairs\tseconds\n";
+        const int64_t done = trainEpoch(epoch);
+        if (mainRank_)
+        {
+            log_.flush();
+            if (!valPairs_.empty() && done % perEpoch_ == 0)  // not when maxIters stopped mid-epoch
+                validate(epoch, done);
+            saveCheckpoint(done);
+        }
     }
+    dist_->barrier();  // the others end when rank 0's last checkpoint is on disk
+    double lastAcc = 0;
+    for (double v : recent_)
+        lastAcc += v;
+    sum_.iterations = end_;
+    sum_.epochsCompleted = int(end_ / perEpoch_);
+    sum_.firstLoss = firstAcc_ / double(std::min(window_, end_ - startIter_));
+    sum_.lastLoss = lastAcc / double(recent_.size());
+    sum_.skippedSamples = loader_->skipped();
+    sum_.bestPck = bestPck_;
+    sum_.seconds = std::chrono::duration<double>(Clock::now() - t0_).count();
+    if (sum_.skippedSamples)
+        std::cerr << "warning: " << sum_.skippedSamples << " unreadable samples were skipped\n";
+    return sum_;
+}
 
-    if (mainRank)
-        std::cerr << "training " << cfg.backbone << " on " << o.data << " (" << source->size() << " images, "
-              << perEpoch << " batches of " << globalBatch << " per epoch, " << o.epochs << " epochs, input " << o.size
-              << "x" << o.size << ", " << o.device
-              << (dist.active() ? ", " + std::to_string(dist.worldSize()) + " processes of batch " + std::to_string(o.batch)
-                                : std::string())
-              << ")" << (startIter > 0 ? ", resuming at iteration " + std::to_string(startIter) : std::string()) << "\n";
+void Trainer::openLog()
+{
+    if (!mainRank_)
+        return;
+    const bool newLog = !fs::exists(logPath_) || fs::file_size(logPath_) == 0;
+    log_.open(logPath_, std::ios::app);
+    if (!log_)
+        throw std::runtime_error("cannot write " + logPath_);
+    if (newLog)
+        log_ << "iteration\tepoch\tbatch\tlr\tloss\tmask\tflow\tsmooth\tpairs\tseconds\n";
+}
 
-    auto saveCheckpoint = [&](int64_t iteration) {
-        if (!mainRank)
-            return;
-        saveModel(model, ckptPath, [&](torch::serialize::OutputArchive& ar) {
-            ar.write("train_iteration", c10::IValue(iteration));
-            ar.write("train_seed", c10::IValue(int64_t(o.seed)));
-            ar.write("train_batch", c10::IValue(int64_t(globalBatch)));
-            ar.write("train_batches_per_epoch", c10::IValue(perEpoch));
-            ar.write("train_backbone", c10::IValue(o.trainBackbone));
-            ar.write("train_best_pck", c10::IValue(bestPck));
-            torch::serialize::OutputArchive optAr;
-            opt.save(optAr);
-            ar.write("optimizer", optAr);
-        });
-        sum.checkpoint = ckptPath;
-    };
-
-    Progress progress(o.progress && mainRank, startIter, end, perEpoch, o.epochs);
-    const int64_t window = std::max<int64_t>(1, std::min<int64_t>(20, (end - startIter) / 4));
-    double firstAcc = 0, lastAcc = 0;
-    std::vector<double> recent;
-    const auto t0 = Clock::now();
-    model->train();
-    for (int64_t it = startIter; it < end; ++it)
+int64_t Trainer::trainEpoch(int64_t epoch)
+{
+    const TrainOptions& o = options_;
+    const int64_t first = std::max(startIter_, epoch * perEpoch_), last = std::min(end_, (epoch + 1) * perEpoch_);
+    for (int64_t it = first; it < last; ++it)
     {
-        const int64_t epoch = it / perEpoch, b = it % perEpoch;
+        const int64_t b = it % perEpoch_;
         const double lr = learningRateAt(o, epoch);
-        for (auto& g : opt.param_groups())
+        for (auto& g : opt_->param_groups())
             static_cast<torch::optim::AdamOptions&>(g.options()).lr(lr);
 
-        const std::vector<PairSample> pairs = loader.batch(epoch, b, it + 1 < end);
+        const std::vector<PairSample> pairs = loader_->batch(epoch, b, it + 1 < end_);
         // Global batch size, and whether some rank has nothing: then all skip the step together
         // (the shared BatchNorm statistics need every rank in the forward pass).
         auto counts = torch::tensor({double(pairs.size()), pairs.empty() ? 1.0 : 0.0}, torch::kDouble);
-        dist.allReduceSum(counts);
+        dist_->allReduceSum(counts);
         const double globalPairs = counts[0].item<double>();
         double l[4] = {0, 0, 0, 0};
         if (counts[1].item<double>() == 0)  // else some shard was all unreadable: nothing to learn from
         {
-            const auto src = stackImages(pairs, true).to(device), tgt = stackImages(pairs, false).to(device);
-            const auto mS = stackMasks(pairs, true).to(device), mT = stackMasks(pairs, false).to(device);
-            const auto out = model->forward(src, tgt);
-            const LossTerms terms = sfnetLoss(out.gridS2T, out.gridT2S, mS, mT, lossWeights);
+            const auto src = stackImages(pairs, true).to(device_), tgt = stackImages(pairs, false).to(device_);
+            const auto mS = stackMasks(pairs, true).to(device_), mT = stackMasks(pairs, false).to(device_);
+            const auto out = model_->forward(src, tgt);
+            const LossTerms terms = sfnetLoss(out.gridS2T, out.gridT2S, mS, mT, lossWeights_);
             // Each term is a mean over this rank's pairs; weighted by the rank's share, the
             // gradients summed over the ranks are those of the mean over the global batch.
             const double share = double(pairs.size()) / globalPairs;
             auto stats = torch::stack({terms.total, terms.mask, terms.flow, terms.smooth}).detach().to(torch::kCPU).to(torch::kDouble) * share;
-            dist.allReduceSum(stats);
-            reducer.prepare();
-            opt.zero_grad();
+            dist_->allReduceSum(stats);
+            reducer_->prepare();
+            opt_->zero_grad();
             (share == 1.0 ? terms.total : terms.total * share).backward();
-            reducer.finish();
-            opt.step();
+            reducer_->finish();
+            opt_->step();
             for (int k = 0; k < 4; ++k)
                 l[k] = stats[k].item<double>();
         }
         const int64_t done = it + 1;
-        const double secs = std::chrono::duration<double>(Clock::now() - t0).count();
-        if (mainRank)
-            log << done << "\t" << epoch << "\t" << b << "\t" << lr << "\t" << l[0] << "\t" << l[1] << "\t" << l[2]
-                << "\t" << l[3] << "\t" << int64_t(globalPairs) << "\t" << secs << "\n";
-        if (done - startIter <= window)
-            firstAcc += l[0];
-        recent.push_back(l[0]);
-        if (int64_t(recent.size()) > window)
-            recent.erase(recent.begin());
-        progress.update(done, l[0], l[1], l[2], l[3]);
-        if ((done % perEpoch == 0 || done == end) && mainRank)
-        {
-            log.flush();
-            if (!valPairs.empty() && done % perEpoch == 0)
-            {
-                const auto res = validate(model, valPairs, o.size, device, valThreshold, o.valProtocol == "authors");
-                if (res.overall.perPair.size() < 2 || res.overall.pairs == 0)
-                    throw std::runtime_error("--val-pairs: no pair of " + o.valPairs + " has a valid keypoint");
-                const double pck = res.overall.perPair[1];
-                const bool newVal = !fs::exists(valLogPath);
-                std::ofstream vl(valLogPath, std::ios::app);
-                if (newVal)
-                    vl << "iteration\tepoch\tpairs\tpck@0.05\tpck@0.1\tpck@0.15\n";
-                vl << done << "\t" << epoch + 1 << "\t" << res.overall.pairs << "\t" << res.overall.perPair[0] << "\t"
-                   << pck << "\t" << res.overall.perPair[2] << "\n";
-                if (o.progress)
-                    std::cerr << "validation after epoch " << epoch + 1 << ": PCK@0.1 " << pck
-                              << (pck > bestPck ? " (best so far)" : "") << "  [" << res.describe() << "]\n";
-                if (pck > bestPck)
-                {
-                    bestPck = pck;
-                    saveModel(model, bestPath);
-                }
-                sum.bestPck = bestPck;
-            }
-            saveCheckpoint(done);
-        }
+        const double secs = std::chrono::duration<double>(Clock::now() - t0_).count();
+        if (mainRank_)
+            log_ << done << "\t" << epoch << "\t" << b << "\t" << lr << "\t" << l[0] << "\t" << l[1] << "\t" << l[2]
+                 << "\t" << l[3] << "\t" << int64_t(globalPairs) << "\t" << secs << "\n";
+        if (done - startIter_ <= window_)
+            firstAcc_ += l[0];
+        recent_.push_back(l[0]);
+        if (int64_t(recent_.size()) > window_)
+            recent_.erase(recent_.begin());
+        progress_->update(done, l[0], l[1], l[2], l[3]);
     }
-    dist.barrier();  // the others end when rank 0's last checkpoint is on disk
-    for (double v : recent)
-        lastAcc += v;
-    sum.iterations = end;
-    sum.epochsCompleted = int(end / perEpoch);
-    sum.firstLoss = firstAcc / double(std::min(window, end - startIter));
-    sum.lastLoss = lastAcc / double(recent.size());
-    sum.skippedSamples = loader.skipped();
-    sum.bestPck = bestPck;
-    sum.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-    if (sum.skippedSamples)
-        std::cerr << "warning: " << sum.skippedSamples << " unreadable samples were skipped\n";
-    return sum;
+    return last;
+}
+
+void Trainer::validate(int64_t epoch, int64_t iteration)
+{
+    const TrainOptions& o = options_;
+    const auto res = evaluatePck(model_, valPairs_, o.size, device_, valThreshold_, o.valProtocol == "authors");
+    if (res.overall.perPair.size() < 2 || res.overall.pairs == 0)
+        throw std::runtime_error("--val-pairs: no pair of " + o.valPairs + " has a valid keypoint");
+    const double pck = res.overall.perPair[1];
+    const bool newVal = !fs::exists(valLogPath_);
+    std::ofstream vl(valLogPath_, std::ios::app);
+    if (newVal)
+        vl << "iteration\tepoch\tpairs\tpck@0.05\tpck@0.1\tpck@0.15\n";
+    vl << iteration << "\t" << epoch + 1 << "\t" << res.overall.pairs << "\t" << res.overall.perPair[0] << "\t"
+       << pck << "\t" << res.overall.perPair[2] << "\n";
+    if (o.progress)
+        std::cerr << "validation after epoch " << epoch + 1 << ": PCK@0.1 " << pck
+                  << (pck > bestPck_ ? " (best so far)" : "") << "  [" << res.describe() << "]\n";
+    if (pck > bestPck_)
+    {
+        bestPck_ = pck;
+        saveModel(model_, bestPath_);
+    }
+    sum_.bestPck = bestPck_;
+}
+
+void Trainer::saveCheckpoint(int64_t iteration)
+{
+    if (!mainRank_)
+        return;
+    const TrainOptions& o = options_;
+    saveModel(model_, ckptPath_, [&](torch::serialize::OutputArchive& ar) {
+        ar.write("train_iteration", c10::IValue(iteration));
+        ar.write("train_seed", c10::IValue(int64_t(o.seed)));
+        ar.write("train_batch", c10::IValue(int64_t(globalBatch_)));
+        ar.write("train_batches_per_epoch", c10::IValue(perEpoch_));
+        ar.write("train_backbone", c10::IValue(o.trainBackbone));
+        ar.write("train_best_pck", c10::IValue(bestPck_));
+        torch::serialize::OutputArchive optAr;
+        opt_->save(optAr);
+        ar.write("optimizer", optAr);
+    });
+    sum_.checkpoint = ckptPath_;
+}
+}  // namespace
+
+TrainSummary train(const TrainOptions& o)
+{
+    Trainer trainer(o);
+    return trainer.run();
 }
 
 }  // namespace sfnet
