@@ -152,7 +152,8 @@ try
                             p.dims > 1 ? p.size[1] : 1, typeToString(p.type()).c_str()));
         const int n = twoChannel ? (int)p.total() : p.rows;
         Mat f;
-        (p.isContinuous() ? p : p.clone()).reshape(2, n).convertTo(f, CV_32F);
+        p.convertTo(f, CV_32F);  // one copy, continuous whatever p's strides
+        f = f.reshape(2, n);
         points.assign(f.begin<Point2f>(), f.end<Point2f>());
     }
     transferKeypoints(points, flow, transferred);
