@@ -407,9 +407,9 @@ public:
 private:
     /** @brief The training images, the process group, the loader and the validation pairs. */
     void openData();
-    /** @brief The model to train, on its device. @return true when @p optArchive got the
-    optimiser state of a resumed checkpoint. */
-    bool buildModel(torch::serialize::InputArchive& optArchive);
+    /** @brief The model to train, on its device; with --resume, @p optArchive gets the
+    checkpoint's optimiser state. */
+    void buildModel(torch::serialize::InputArchive& optArchive);
     /** @brief --resume: the model, counters and optimiser state of <output>/checkpoint.pt,
     checked against the options; the logs are trimmed back to its iteration. */
     SFNet loadCheckpoint(torch::serialize::InputArchive& optArchive);
@@ -473,14 +473,14 @@ Trainer::Trainer(const TrainOptions& options) : options_(options), device_(torch
     openData();
 
     // Model and training state.
-    torch::serialize::InputArchive optArchive;
-    const bool haveOpt = buildModel(optArchive);
+    torch::serialize::InputArchive optArchive;  // with --resume: the checkpoint's optimiser state
+    buildModel(optArchive);
     std::vector<torch::Tensor> params = model_->adaptationParameters();
     if (o.trainBackbone)
         for (const auto& p : model_->backboneParameters())
             params.push_back(p);
     opt_ = std::make_unique<torch::optim::Adam>(params, torch::optim::AdamOptions(o.lr));
-    if (haveOpt)
+    if (o.resume)
     {
         opt_->load(optArchive);
         moveOptimizerState(*opt_, device_);
@@ -561,15 +561,13 @@ void Trainer::openData()
     valLogPath_ = (fs::path(o.output) / "val.tsv").string();
 }
 
-bool Trainer::buildModel(torch::serialize::InputArchive& optArchive)
+void Trainer::buildModel(torch::serialize::InputArchive& optArchive)
 {
     const TrainOptions& o = options_;
     torch::manual_seed(o.seed);
-    bool haveOpt = false;
     if (o.resume)
     {
         model_ = loadCheckpoint(optArchive);
-        haveOpt = true;
     }
     else if (!o.init.empty())
         model_ = loadModel(o.init);
@@ -607,7 +605,6 @@ bool Trainer::buildModel(torch::serialize::InputArchive& optArchive)
     model_->setConfig(cfg);
     model_->setBackboneTrainable(o.trainBackbone);
     model_->to(device_);
-    return haveOpt;
 }
 
 SFNet Trainer::loadCheckpoint(torch::serialize::InputArchive& optArchive)
