@@ -620,6 +620,9 @@ SFNet Trainer::loadCheckpoint(torch::serialize::InputArchive& optArchive)
             throw std::runtime_error("--resume: " + ckptPath_ + " holds a model but no training state "
                                      "(use it with --init instead)");
         startIter_ = v.toInt();
+        if (startIter_ < 0)  // the trainer never writes one: a damaged file, not a state to resume from
+            throw std::runtime_error("--resume: " + ckptPath_ + " is damaged: train_iteration is " +
+                                     std::to_string(startIter_) + ", below 0");
         ar.read("train_seed", v);
         seed = v.toInt();
         ar.read("train_batch", v);

@@ -181,6 +181,39 @@ TEST(Training, ResumeGivesTheSameWeightsAsAnUninterruptedRun)
     fs::remove_all(b);
 }
 
+TEST(Training, ResumeRefusesANegativeIteration)
+{
+    // A damaged checkpoint.pt whose training state says iteration -3: resuming from it must
+    // stop with the reason, not quietly start again at iteration 0.
+    sfnet::TrainOptions o;
+    o.data = "synthetic:8";
+    o.backbone = "tiny";
+    o.size = 64;
+    o.batch = 4;
+    o.epochs = 1;
+    o.progress = false;
+    o.resume = true;
+    const fs::path d = freshDir("negative_iteration");
+    fs::create_directories(d);
+    o.output = d.string();
+    sfnet::ModelConfig cfg;
+    cfg.backbone = "tiny";
+    sfnet::SFNet model(cfg);
+    sfnet::saveModel(model, (d / "checkpoint.pt").string(), [](torch::serialize::OutputArchive& ar) {
+        ar.write("train_iteration", c10::IValue(int64_t(-3)));
+    });
+    try
+    {
+        sfnet::train(o);
+        ADD_FAILURE() << "resumed from iteration -3";
+    }
+    catch (const std::runtime_error& e)
+    {
+        EXPECT_NE(std::string(e.what()).find("is damaged: train_iteration is -3, below 0"), std::string::npos) << e.what();
+    }
+    fs::remove_all(d);
+}
+
 TEST(Training, ShortRunOnGeneratedDataLearnsCorrespondence)
 {
     sfnet::TrainOptions o;
