@@ -5,6 +5,7 @@
 
 #include "backbone.hpp"
 
+#include <cmath>
 #include <cstdio>
 #include <stdexcept>
 
@@ -48,6 +49,11 @@ std::string OnnxGraphBuilder::initializer(const std::string& name, const torch::
         attr(node("Cast", {name + ".fp16"}, {name}), "to", static_cast<int64_t>(onnx::TensorProto::FLOAT));
         return name;
     }
+    return float32Initializer(name, t);
+}
+
+std::string OnnxGraphBuilder::float32Initializer(const std::string& name, const torch::Tensor& t)
+{
     onnx::TensorProto* p = g_->add_initializer();
     p->set_name(name);
     p->set_data_type(onnx::TensorProto::FLOAT);
@@ -60,7 +66,12 @@ std::string OnnxGraphBuilder::initializer(const std::string& name, const torch::
 std::string OnnxGraphBuilder::constant(const std::string& name, const std::vector<float>& values,
                                        const std::vector<int64_t>& dims)
 {
-    return initializer(name, torch::tensor(values).reshape(dims));
+    // FP32 also with fp16Weights: a handful of numbers, and a Resize's scales behind a Cast is no
+    // constant to an importer that reads it before folding casts (OpenCV 5.1 then fails at run time).
+    for (float v : values)
+        if (!std::isfinite(v))
+            throw std::runtime_error("cannot export: '" + name + "' holds NaN or Inf values");
+    return float32Initializer(name, torch::tensor(values).reshape(dims));
 }
 
 std::string OnnxGraphBuilder::int64Constant(const std::string& name, const std::vector<int64_t>& values)

@@ -29,14 +29,16 @@ class OnnxGraphBuilder
 public:
     /** @param graph the graph to append to.
     @param foldBatchNorm fold each BatchNorm into the convolution before it (convBn()).
-    @param fp16Weights store weights as FP16, each behind a Cast to FLOAT. */
+    @param fp16Weights store weights (initializer()) as FP16, each behind a Cast to FLOAT. */
     OnnxGraphBuilder(onnx::GraphProto* graph, bool foldBatchNorm, bool fp16Weights = false);
 
     /** @brief A float initializer named @p name (a tensor of any dtype or device, copied).
     Returns the name consumers read. Throws std::runtime_error on NaN/Inf, or on values
     beyond FP16's range with fp16Weights. */
     std::string initializer(const std::string& name, const torch::Tensor& value);
-    /// A float initializer from a value list reshaped to @p dims.
+    /** @brief A float initializer from a value list reshaped to @p dims: the graph's own
+    constants (input normalisation, a Resize's roi and scales), stored as FLOAT also with
+    fp16Weights. Throws std::runtime_error on NaN/Inf. */
     std::string constant(const std::string& name, const std::vector<float>& values, const std::vector<int64_t>& dims);
     /// A 1-D INT64 initializer (shapes for Reshape).
     std::string int64Constant(const std::string& name, const std::vector<int64_t>& values);
@@ -79,6 +81,8 @@ private:
     onnx::GraphProto* g_;
     bool fold_;
     bool fp16_;
+
+    std::string float32Initializer(const std::string& name, const torch::Tensor& t);
 };
 
 /// %.9g: enough digits to read a float back exactly.

@@ -20,6 +20,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <set>
 
 namespace
 {
@@ -158,9 +159,11 @@ TEST(SfnetExport, graphFollowsTheContract)
     EXPECT_EQ(foldedBn, 1) << "only the input normalisation stays a BatchNormalization";
 }
 
-// --fp16: every float initializer becomes "<name>.fp16" (FLOAT16, the weights rounded to
-// half as LibTorch rounds them) behind a Cast named <name>, so that the checker (run by
-// buildOnnxModel) still sees a well-typed graph; the file is about half the size.
+// --fp16: every weight becomes "<name>.fp16" (FLOAT16, rounded to half as LibTorch rounds
+// them) behind a Cast named <name>, so that the checker (run by buildOnnxModel) still sees a
+// well-typed graph; the file is about half the size. The graph's own constants (the input
+// normalisation, the Resize's roi and scales) stay FLOAT initializers: OpenCV 5.1 needs the
+// Resize's scales as a constant, not behind a Cast.
 TEST(SfnetExport, fp16WeightsHalveTheFileBehindCastNodes)
 {
     SFNet model = randomModel("tiny", 9, 0, 3);
@@ -170,11 +173,24 @@ TEST(SfnetExport, fp16WeightsHalveTheFileBehindCastNodes)
     for (const auto& init : m16.graph().initializer())
         if (init.data_type() == onnx::TensorProto::FLOAT16)
             half[init.name()] = &init;
+    const std::set<std::string> constants = {"preprocess.scale", "preprocess.bias", "preprocess.mean",
+                                              "preprocess.var", "upsample.roi", "upsample.scales"};
+    std::map<std::string, const onnx::TensorProto*> kept;
+    for (const auto& init : m16.graph().initializer())
+        if (init.data_type() == onnx::TensorProto::FLOAT)
+            kept[init.name()] = &init;
     int floats = 0;
     for (const auto& init : m32.graph().initializer())
     {
         if (init.data_type() != onnx::TensorProto::FLOAT)
             continue;
+        if (constants.count(init.name()))
+        {
+            ASSERT_TRUE(kept.count(init.name())) << init.name() << " should stay a FLOAT initializer";
+            EXPECT_EQ(kept[init.name()]->raw_data(), init.raw_data()) << init.name();
+            EXPECT_FALSE(half.count(init.name() + ".fp16")) << init.name();
+            continue;
+        }
         ++floats;
         ASSERT_TRUE(half.count(init.name() + ".fp16")) << init.name();
         const onnx::TensorProto& h = *half[init.name() + ".fp16"];
@@ -182,11 +198,12 @@ TEST(SfnetExport, fp16WeightsHalveTheFileBehindCastNodes)
         const torch::Tensor f = torch::from_blob(const_cast<char*>(init.raw_data().data()),
                                                  {int64_t(init.raw_data().size() / 4)}, torch::kFloat);
         const torch::Tensor expect = f.to(torch::kHalf).contiguous();
-        // An empty initializer (the Resize's roi) has no data pointer at all: memcmp must not
+        // An empty initializer has no data pointer at all: memcmp must not
         // see it (a null argument is undefined even for 0 bytes; UBSan, doc/reliability.md).
         if (expect.numel() > 0)
             EXPECT_EQ(std::memcmp(expect.data_ptr(), h.raw_data().data(), h.raw_data().size()), 0) << init.name();
     }
+    EXPECT_EQ(kept.size(), constants.size());
     EXPECT_EQ(int(half.size()), floats);
     int casts = 0;
     for (const auto& n : m16.graph().node())
