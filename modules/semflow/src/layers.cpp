@@ -147,6 +147,7 @@ public:
     explicit CorrelationLayer(const dnn::LayerParams& params) : Layer(params)
     {
         setParamsFrom(params);
+        type = kCorrelationType;  // also when an importer looked it up by its bare name (OpenCV 5.1)
         normalize_ = params.get<int>("normalize", 1) != 0;
         relu_ = params.get<int>("relu", 1) != 0;
     }
@@ -230,6 +231,7 @@ public:
     explicit KernelSoftArgmaxLayer(const dnn::LayerParams& params) : Layer(params)
     {
         setParamsFrom(params);
+        type = kSoftArgmaxType;
         beta_ = params.get<float>("beta", 50.f);
         sigma_ = params.get<float>("sigma", 5.f);
         normalize_ = params.get<int>("normalize", 1) != 0;
@@ -348,6 +350,20 @@ static Ptr<dnn::Layer> createConstantClip(dnn::LayerParams& params)
     return dnn::ReLU6Layer::create(p);
 }
 
+#if CV_VERSION_MAJOR > 5 || (CV_VERSION_MAJOR == 5 && CV_VERSION_MINOR >= 1)
+// OpenCV 5.1's ONNX importer (the new engine, its only one) looks an operator of a custom domain
+// up by its bare op_type: "Correlation", not "org.opencv.semflow.Correlation" as 4.x and 5.0 do
+// (its own comment says it prefixes the domain; the code does not). "Correlation" is also
+// OpenCV's own FlowNet correlation from Caffe, which cannot be built without kernel_size; a node
+// that carries one is OpenCV's, any other is semflow's, which has no such attribute.
+static Ptr<dnn::Layer> createCorrelationByAttributes(dnn::LayerParams& params)
+{
+    if (params.has("kernel_size"))
+        return dnn::CorrelationLayer::create(params);
+    return CorrelationLayer::create(params);
+}
+#endif
+
 void registerLayers()
 {
     static std::once_flag once;
@@ -355,6 +371,11 @@ void registerLayers()
         dnn::LayerFactory::registerLayer(kCorrelationType, CorrelationLayer::create);
         dnn::LayerFactory::registerLayer(kSoftArgmaxType, KernelSoftArgmaxLayer::create);
         dnn::LayerFactory::registerLayer(kConstantClipType, createConstantClip);
+#if CV_VERSION_MAJOR > 5 || (CV_VERSION_MAJOR == 5 && CV_VERSION_MINOR >= 1)
+        dnn::LayerFactory::registerLayer("Correlation", createCorrelationByAttributes);
+        dnn::LayerFactory::registerLayer("KernelSoftArgmax", KernelSoftArgmaxLayer::create);
+        dnn::LayerFactory::registerLayer("ConstantClip", createConstantClip);
+#endif
     });
 }
 

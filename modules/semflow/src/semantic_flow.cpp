@@ -351,11 +351,11 @@ private:
         try
         {
             QuietCustomDomainWarnings quiet;
-#if CV_VERSION_MAJOR >= 5
-            // OpenCV 5's new engine does not take these graphs (measured on 5.0: its parser gives
-            // up, naming no unsupported operation, and the default ENGINE_AUTO then warns and
-            // parses the file a second time with the classic engine), and it runs on the CPU
-            // only. The classic engine is asked for directly.
+#if CV_VERSION_MAJOR == 5 && CV_VERSION_MINOR == 0
+            // OpenCV 5.0's new engine does not take these graphs (measured: its parser gives up,
+            // naming no unsupported operation, and the default ENGINE_AUTO then warns and parses
+            // the file a second time with the classic engine), and it runs on the CPU only. The
+            // classic engine is asked for directly. (5.1 has the new engine only.)
             net_ = dnn::readNetFromONNX(path, dnn::ENGINE_CLASSIC);
 #else
             net_ = dnn::readNetFromONNX(path);
@@ -376,20 +376,25 @@ private:
                             "importer rejected it (a truncated or damaged file, another format, or an "
                             "operator this OpenCV version lacks): %s", path.c_str(), e.what()));
         }
-        if (net_.empty())
+        if (net_.empty())  // OpenCV 5.1's importer warns and returns an empty network where 4.x throws
             CV_Error(Error::StsParseError,
-                     format("SemanticFlow: OpenCV's ONNX importer produced an empty network from '%s'", path.c_str()));
-        // Layer 0 is the network's input layer; its outputs are the graph inputs.
-        const Ptr<dnn::Layer> inputs = net_.getLayer(0);
+                     format("SemanticFlow: '%s' is not a readable ONNX model for this OpenCV: OpenCV's ONNX "
+                            "importer rejected it and produced an empty network (an operator this OpenCV "
+                            "version lacks, or a damaged graph)", path.c_str()));
+        // The graph's inputs and outputs as the file lists them (both engines), then, for the
+        // classic engine, which addresses an output by the name of the layer that makes it.
+        const auto listed = [](const std::vector<std::string>& names, const String& name) {
+            return std::find(names.begin(), names.end(), name) != names.end();
+        };
         for (const char* name : kInputs)
-            if (inputs->outputNameToIndex(name) < 0)
+            if (!listed(info.inputs, name))
                 CV_Error(Error::StsBadArg,
                          format("SemanticFlow: ONNX model '%s' has no graph input '%s'; %s",
                                 path.c_str(), name, expectedInterface().c_str()));
         std::vector<String> outputs(std::begin(kGridOutputs), std::end(kGridOutputs));
         outputs.insert(outputs.end(), std::begin(kFeatureOutputs), std::end(kFeatureOutputs));
         for (const String& name : outputs)
-            if (net_.getLayerId(name) < 0)
+            if (!listed(info.outputs, name) || (!semflow::newEngine(net_) && net_.getLayerId(name) < 0))
                 CV_Error(Error::StsBadArg,
                          format("SemanticFlow: ONNX model '%s' has no graph output '%s' that OpenCV can "
                                 "address (it must be the first output of the node that makes it); %s",
@@ -403,8 +408,10 @@ private:
         // it has fused a BatchNorm into the convolution before it: up to 46 px off on the tiny
         // model, test one_batch_size_after_another_gives_the_same_flows. Graphs with the
         // BatchNorm folded at export (sfnet export --fold-bn) are not affected; for the others
-        // layer fusion stays off, which is correct at some cost in speed.
-        if (semflow::hasConvolutionBatchNorm(net_))
+        // layer fusion stays off, which is correct at some cost in speed. That is the classic
+        // engine's fusion; OpenCV 5.1's engine passes that test fused, and its
+        // Net::enableFusion(false) would clear the whole imported network.
+        if (!semflow::newEngine(net_) && semflow::hasConvolutionBatchNorm(net_))
         {
             CV_LOG_INFO(NULL, "SemanticFlow: '" << path << "' keeps BatchNorm after its convolutions; layer "
                         "fusion is off (OpenCV " CV_VERSION " fuses them wrongly when the batch size changes); "
@@ -445,10 +452,21 @@ private:
         const bool cudaTarget = target == dnn::DNN_TARGET_CUDA || target == dnn::DNN_TARGET_CUDA_FP16;
         if (backend == dnn::DNN_BACKEND_CUDA && !cudaTarget)
             target = dnn::DNN_TARGET_CUDA;
-        if (!pairAvailable(backend, target))
+        // OpenCV 5.1's engine runs a graph on CUDA only when every operation has a CUDA
+        // implementation (semflow's layers have none, so it would run the whole graph on the
+        // CPU) and takes no other back-end or target yet: there the CPU is the only pair.
+        const bool newEngine = semflow::newEngine(net_);
+        const bool cpu = (backend == dnn::DNN_BACKEND_OPENCV || backend == dnn::DNN_BACKEND_DEFAULT) &&
+                         target == dnn::DNN_TARGET_CPU;
+        if (!pairAvailable(backend, target) || (newEngine && !cpu))
         {
-            const String msg = format("SemanticFlow: the DNN backend/target pair (%d, %d) is not available "
-                                      "in this OpenCV build or on this machine", backend, target);
+            const String msg =
+                newEngine ? format("SemanticFlow: OpenCV " CV_VERSION "'s DNN engine runs semflow graphs on "
+                                   "DNN_BACKEND_OPENCV / DNN_TARGET_CPU only (on CUDA only when every operation "
+                                   "has a CUDA implementation, and semflow's layers have none); the pair (%d, %d) "
+                                   "is not available", backend, target)
+                          : format("SemanticFlow: the DNN backend/target pair (%d, %d) is not available "
+                                   "in this OpenCV build or on this machine", backend, target);
             if (strict_)
                 CV_Error(Error::StsNotImplemented,
                          msg + " (strict backend mode; call setStrictBackend(false) to fall back to the CPU)");
@@ -463,7 +481,8 @@ private:
         else
             warnedPair_ = std::make_pair(-1, -1);
         net_.setPreferableBackend(backend);
-        net_.setPreferableTarget(target);
+        if (!newEngine)  // the CPU is its only target, and without CUDA it warns at any request
+            net_.setPreferableTarget(target);
         backend_ = backend;
         target_ = target;
     }

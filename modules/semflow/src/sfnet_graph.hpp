@@ -29,6 +29,10 @@ when the two directions (or the four correlations) disagree: cv::SemanticFlow re
 matching with one setting for both directions. */
 SfnetGraphSettings readSfnetGraphSettings(const dnn::Net& net, const String& path);
 
+/** Whether `net` was imported by OpenCV 5's new engine (a program of operations over named
+tensors) rather than the classic one (4.x, and 5.0's ENGINE_CLASSIC). */
+bool newEngine(const dnn::Net& net);
+
 /** Whether some BatchNorm layer of `net` takes a Convolution's output (a graph exported
 without BatchNorm folding), which OpenCV fuses into that convolution. */
 bool hasConvolutionBatchNorm(const dnn::Net& net);

@@ -15,16 +15,16 @@ using namespace cv::semflow::detail;
 TEST(Semflow_BorderProtocol, upsample_align_corners_hand_computed)
 {
     // 2x2 -> 3x3: corners copied, edge midpoints are means of two, the centre of four.
-    const Mat src = (Mat_<float>(2, 2) << 0.f, 4.f, 8.f, 16.f);
+    const Mat src = Mat({2, 2}, {0.f, 4.f, 8.f, 16.f});
     Mat dst;
     upsampleAlignCorners(src, Size(3, 3), dst);
-    const Mat expected = (Mat_<float>(3, 3) << 0.f, 2.f, 4.f, 4.f, 7.f, 10.f, 8.f, 12.f, 16.f);
+    const Mat expected = Mat({3, 3}, {0.f, 2.f, 4.f, 4.f, 7.f, 10.f, 8.f, 12.f, 16.f});
     EXPECT_EQ(cv::norm(dst, expected, NORM_INF), 0.0);
 
     // 1x3 -> 1x5 (a row): sample positions 0, 0.5, 1, 1.5, 2.
-    const Mat row = (Mat_<float>(1, 3) << 1.f, 3.f, -1.f);
+    const Mat row = Mat({1, 3}, {1.f, 3.f, -1.f});
     upsampleAlignCorners(row, Size(5, 1), dst);
-    const Mat rowExpected = (Mat_<float>(1, 5) << 1.f, 2.f, 3.f, 1.f, -1.f);
+    const Mat rowExpected = Mat({1, 5}, {1.f, 2.f, 3.f, 1.f, -1.f});
     EXPECT_EQ(cv::norm(dst, rowExpected, NORM_INF), 0.0);
 
     // To a single pixel: the first sample (align_corners maps 0 to 0).

