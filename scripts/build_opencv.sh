@@ -8,7 +8,7 @@
 #
 # Usage: scripts/build_opencv.sh [--cuda] [--version X] [--build-dir D] [--configure-only]
 #        scripts/build_opencv.sh --wheel [--full] [--version X] [--build-dir D]
-#   --version X      PyPI version of opencv-contrib-python-headless (default 5.0.0.93, the newest
+#   --version X      PyPI version of opencv-contrib-python-headless (default 5.1.0.95, the newest
 #                    release PyPI serves; 4.14.0.94 is the newest 4.x)
 #   --build-dir D    root of everything this script makes (default <repo>/build/opencv)
 #   --cuda           WITH_CUDA, WITH_CUDNN, OPENCV_DNN_CUDA, CUDA_ARCH_BIN=9.0 (H100/H200)
@@ -28,7 +28,7 @@
 set -euo pipefail
 
 repo="$(cd "$(dirname "$0")/.." && pwd)"
-version="5.0.0.93"
+version="5.1.0.95"
 root="$repo/build/opencv"
 cuda=0
 configure_only=0

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The in-tree CI stage: builds the newest OpenCV (5.0; --version 4.14.0.94 for the newest 4.x)
+# The in-tree CI stage: builds the newest OpenCV (5.1; --version 4.14.0.94 for the newest 4.x)
 # with semflow inside it
 # (scripts/build_opencv.sh), then runs the module's C++ tests under OpenCV's ts
 # (opencv_test_semflow), one sample of each perf case (opencv_perf_semflow) and its Python tests (pytest, modules/semflow/misc/python/test).
