@@ -123,4 +123,55 @@ TEST(Semflow_ONNX, truncated_and_foreign_files_raise)
     std::remove(foreign.c_str());
 }
 
+#if CV_VERSION_MAJOR >= 5
+using Shape = cv::MatShape;  // OpenCV 5 moved it out of cv::dnn
+#else
+using Shape = cv::dnn::MatShape;
+#endif
+
+std::vector<int> dims(const Shape& s)
+{
+    return std::vector<int>(s.begin(), s.end());
+}
+
+// OpenCV 5.1's ONNX importer looks semflow's nodes up by their bare names, so registerLayers()
+// also registers "Correlation" there, the name of OpenCV's own FlowNet correlation (Caffe).
+// A node with FlowNet's kernel_size must still get OpenCV's layer, on every version: its
+// output has (2 * 2 + 1)^2 = 25 displacement channels, semflow's one per target cell (36).
+TEST(Semflow_ONNX, registering_keeps_opencvs_flownet_correlation)
+{
+    semflow::registerLayers();
+    const std::vector<Shape> in = {Shape{1, 8, 6, 6}, Shape{1, 8, 6, 6}};
+    std::vector<Shape> out, internals;
+
+    dnn::LayerParams flownet;
+    flownet.name = "flownet_corr";
+    flownet.type = "Correlation";
+    flownet.set("kernel_size", 1);
+    flownet.set("max_displacement", 2);
+    flownet.set("pad", 2);
+    Ptr<dnn::Layer> l = dnn::LayerFactory::createLayerInstance("Correlation", flownet);
+    ASSERT_FALSE(l.empty());
+    l->getMemoryShapes(in, 1, out, internals);
+    ASSERT_EQ(out.size(), 1u);
+    EXPECT_EQ(dims(out[0]), (std::vector<int>{1, 25, 6, 6}));
+
+    dnn::LayerParams ours;
+    ours.name = "semflow_corr";
+    ours.type = "org.opencv.semflow.Correlation";
+    l = dnn::LayerFactory::createLayerInstance("org.opencv.semflow.Correlation", ours);
+    ASSERT_FALSE(l.empty());
+    EXPECT_EQ(l->type, "org.opencv.semflow.Correlation");
+    l->getMemoryShapes(in, 1, out, internals);
+    EXPECT_EQ(dims(out[0]), (std::vector<int>{1, 36, 6, 6}));
+#if CV_VERSION_MAJOR > 5 || (CV_VERSION_MAJOR == 5 && CV_VERSION_MINOR >= 1)
+    ours.type = "Correlation";  // as 5.1's importer names it
+    l = dnn::LayerFactory::createLayerInstance("Correlation", ours);
+    ASSERT_FALSE(l.empty());
+    EXPECT_EQ(l->type, "org.opencv.semflow.Correlation");
+    l->getMemoryShapes(in, 1, out, internals);
+    EXPECT_EQ(dims(out[0]), (std::vector<int>{1, 36, 6, 6}));
+#endif
+}
+
 }}  // namespace
