@@ -24,6 +24,10 @@ instantiates layers while it reads the file). Safe to call any number of times
 from any number of threads; registration happens once. cv::SemanticFlow calls it
 itself. See @ref semflow_onnx_ops (`modules/semflow/doc/onnx_ops.md`) for the normative
 operator specification, and @cite Lee2019SFNet for the method.
+
+OpenCV 5.1's importer looks these nodes up by their bare names (`Correlation`,
+`KernelSoftArgmax`, `ConstantClip`), so there they are registered under those names too. A
+`Correlation` node with a `kernel_size` attribute still gets OpenCV's own FlowNet correlation.
 */
 CV_EXPORTS_W void registerLayers();
 

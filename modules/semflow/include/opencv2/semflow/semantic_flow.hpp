@@ -73,6 +73,9 @@ backend/target pair that this OpenCV build cannot run (e.g. cv::dnn::DNN_BACKEND
 without CUDA, or a machine without a CUDA device) falls back to DNN_BACKEND_OPENCV /
 DNN_TARGET_CPU with a logged warning; with setStrictBackend(true) it raises cv::Exception
 instead. The custom layers (correlation, kernel soft argmax) run on the CPU on every backend.
+On OpenCV 5.1, whose only DNN engine runs a graph on CUDA only when every layer has a CUDA
+implementation and takes no other backend yet, DNN_BACKEND_OPENCV / DNN_TARGET_CPU is the only
+pair: any other falls back (or raises in strict mode) in the same way.
 */
 class CV_EXPORTS_W SemanticFlow : public DenseOpticalFlow
 {
