@@ -44,8 +44,9 @@ struct GraphView
             {
                 Node n;
                 n.layer = op.template dynamicCast<dnn::Layer>();
-                if (!n.layer)  // 5.1's program holds LayerInfo; an importer always makes Layers
-                    CV_Error(Error::StsInternal, "SemanticFlow: the imported graph has an operation that is not a cv::dnn::Layer");
+                if (!n.layer)  // 5.1's program holds LayerInfo; its importer makes Layers
+                    CV_Error(Error::StsInternal,
+                             "SemanticFlow: the imported graph has an operation that is not a cv::dnn::Layer");
                 for (const dnn::Arg& a : op->inputs)
                 {
                     const auto it = madeBy.find(a.idx);
