@@ -383,6 +383,7 @@ private:
                             "version lacks, or a damaged graph)", path.c_str()));
         // The graph's inputs and outputs as the file lists them (both engines), then, for the
         // classic engine, which addresses an output by the name of the layer that makes it.
+        const bool newEngine = semflow::newEngine(net_);
         const auto listed = [](const std::vector<std::string>& names, const String& name) {
             return std::find(names.begin(), names.end(), name) != names.end();
         };
@@ -394,7 +395,7 @@ private:
         std::vector<String> outputs(std::begin(kGridOutputs), std::end(kGridOutputs));
         outputs.insert(outputs.end(), std::begin(kFeatureOutputs), std::end(kFeatureOutputs));
         for (const String& name : outputs)
-            if (!listed(info.outputs, name) || (!semflow::newEngine(net_) && net_.getLayerId(name) < 0))
+            if (!listed(info.outputs, name) || (!newEngine && net_.getLayerId(name) < 0))
                 CV_Error(Error::StsBadArg,
                          format("SemanticFlow: ONNX model '%s' has no graph output '%s' that OpenCV can "
                                 "address (it must be the first output of the node that makes it); %s",
@@ -411,7 +412,7 @@ private:
         // layer fusion stays off, which is correct at some cost in speed. That is the classic
         // engine's fusion; OpenCV 5.1's engine passes that test fused, and its
         // Net::enableFusion(false) would clear the whole imported network.
-        if (!semflow::newEngine(net_) && semflow::hasConvolutionBatchNorm(net_))
+        if (!newEngine && semflow::hasConvolutionBatchNorm(net_))
         {
             CV_LOG_INFO(NULL, "SemanticFlow: '" << path << "' keeps BatchNorm after its convolutions; layer "
                         "fusion is off (OpenCV " CV_VERSION " fuses them wrongly when the batch size changes); "
